@@ -1,0 +1,1 @@
+"""Cross-cutting mechanisms and published contracts of the EPV services."""

@@ -1,0 +1,99 @@
+"""The async database engine and the unit of work: the one place a transaction commits.
+
+A use case opens `async with uow:`, works through `uow.session`, records its events with
+`uow.record(event)` (they go to the outbox table in the same transaction), and ends with
+`await uow.commit()`. Leaving the block without commit rolls everything back, events included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Self
+
+from sqlalchemy import Table
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from epv_common.errors import DependencyUnavailable
+from epv_common.events.envelope import CloudEvent
+from epv_common.settings import PostgresSettings
+
+
+def create_engine(settings: PostgresSettings, dsn: str, *, application_name: str) -> AsyncEngine:
+    return create_async_engine(
+        dsn,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_s,
+        pool_pre_ping=True,
+        connect_args={
+            "server_settings": {
+                "application_name": application_name,
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+            },
+            "timeout": 5,
+        },
+    )
+
+
+class UnitOfWork:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], outbox: Table,
+                 *, source: str) -> None:
+        self._sessionmaker = sessionmaker
+        self._outbox = outbox
+        self.source = source
+        self.session: AsyncSession
+        self._events: list[CloudEvent] = []
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessionmaker()
+        self._events = []
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        try:
+            await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    def record(self, event: CloudEvent) -> None:
+        """Queues an event; it is written to the outbox by commit, in the same transaction."""
+        self._events.append(event)
+
+    async def commit(self) -> None:
+        try:
+            if self._events:
+                from epv_common.events.outbox import insert_outbox_rows
+
+                await insert_outbox_rows(self.session, self._outbox, self._events)
+            await self.session.commit()
+        except (OperationalError, OSError, ConnectionError) as exc:
+            raise DependencyUnavailable(dependency="PostgreSQL") from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise DependencyUnavailable(dependency="PostgreSQL") from exc
+            raise
+        self._events = []
+
+    @property
+    def events(self) -> list[CloudEvent]:
+        return list(self._events)
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+def uow_factory(sessionmaker: async_sessionmaker[AsyncSession], outbox: Table,
+                *, source: str) -> UnitOfWorkFactory:
+    def make() -> UnitOfWork:
+        return UnitOfWork(sessionmaker, outbox, source=source)
+
+    return make
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def as_dict(row: Any) -> dict[str, Any]:
+    return dict(row._mapping)

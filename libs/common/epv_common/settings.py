@@ -1,0 +1,91 @@
+"""Settings bases: every knob comes from the environment with the EPV_ prefix.
+
+Each service composes one Settings class from these bases; every default works on a
+developer machine with PostgreSQL, Redis and RabbitMQ on localhost.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_ENVIRONMENTS = frozenset({"development", "test"})
+
+
+class EnvSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EPV_", extra="ignore", frozen=True)
+
+
+class PostgresSettings(EnvSettings):
+    """The runtime role's DSN and the owner role's DSN (migrations only)."""
+
+    database_url: str = ""
+    migrations_database_url: str = ""
+    db_pool_size: int = Field(10, ge=1, le=200)
+    db_max_overflow: int = Field(10, ge=0, le=200)
+    db_pool_timeout_s: float = Field(5.0, gt=0)
+    db_statement_timeout_ms: int = Field(15_000, ge=0)
+
+
+class RedisSettings(EnvSettings):
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Namespaces every key, so two deployments (or two test runs) share one Redis safely.
+    redis_prefix: str = "epv:"
+    redis_timeout_s: float = Field(1.0, gt=0)
+
+
+class RabbitSettings(EnvSettings):
+    amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    # Namespaces the exchange and every queue, so two test runs share one broker safely.
+    amqp_prefix: str = ""
+    consumer_prefetch: int = Field(64, ge=1, le=10_000)
+    consumer_delivery_limit: int = Field(5, ge=1, le=100)
+    outbox_batch_size: int = Field(500, ge=1, le=10_000)
+    outbox_poll_interval_s: float = Field(1.0, gt=0)
+    outbox_purge_after_s: int = Field(3600, ge=0)
+
+    @property
+    def events_exchange(self) -> str:
+        return f"{self.amqp_prefix}epv.events"
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        return f"{self.amqp_prefix}epv.dlx"
+
+
+class ServiceSettings(PostgresSettings, RedisSettings, RabbitSettings):
+    """What every service has: identity, HTTP, logging and the three backends."""
+
+    service_name: str = "epv"
+    environment: str = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    log_level: str = "INFO"
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    health_timeout_s: float = Field(1.0, gt=0)
+    # Shared with the gateway: services accept identity headers only with this proof.
+    internal_token: SecretStr = SecretStr("dev-internal-token-change-me")
+
+    @property
+    def runtime_dsn(self) -> str:
+        return self.database_url or default_database_url(self.service_name)
+
+    @property
+    def owner_dsn(self) -> str:
+        return self.migrations_database_url or default_database_url(self.service_name, owner=True)
+
+    @property
+    def is_dev(self) -> bool:
+        return self.environment in DEV_ENVIRONMENTS
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_outside_dev(self) -> ServiceSettings:
+        if not self.is_dev and self.internal_token.get_secret_value().startswith("dev-"):
+            raise ValueError("EPV_INTERNAL_TOKEN must be set outside development")
+        return self
+
+
+def default_database_url(service: str, *, owner: bool = False, database: str = "epv") -> str:
+    """The local default DSN for a service's runtime (or owner) role."""
+    role = f"epv_{service}_owner" if owner else f"epv_{service}"
+    return f"postgresql+asyncpg://{role}:{role}@127.0.0.1:5432/{database}"

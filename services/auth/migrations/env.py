@@ -1,0 +1,4 @@
+from epv_auth.models import SCHEMA, metadata
+from epv_common.migrations import run_env
+
+run_env(metadata, schema=SCHEMA)

@@ -1,0 +1,31 @@
+"""cases, user directory projection, outbox, inbox
+
+Revision ID: 0001
+Revises:
+"""
+
+from alembic import op
+
+from epv_cases.models import SCHEMA, cases, inbox, outbox, users
+from epv_common.events.outbox import outbox_notify_ddl
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+TABLES = (cases, users, outbox, inbox)
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    for table in TABLES:
+        table.create(bind)
+    for statement in outbox_notify_ddl(SCHEMA):
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    for table in reversed(TABLES):
+        table.drop(bind)
