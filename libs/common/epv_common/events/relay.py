@@ -60,10 +60,14 @@ class OutboxRelay:
             f"next_attempt_at = now() + make_interval(secs => least({MAX_BACKOFF_S}, "
             f"power(2, attempts))) WHERE seq = ANY($1::bigint[])")
 
-    async def start(self) -> None:
+    async def open(self) -> None:
+        """Opens the database pool; start() also runs the relay loop."""
         self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=2,
                                                server_settings={"application_name":
                                                                 f"{self.service}-relay"})
+
+    async def start(self) -> None:
+        await self.open()
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-outbox-relay")
 
     async def stop(self) -> None:
@@ -132,7 +136,7 @@ class OutboxRelay:
             failed = [(r["seq"], res) for r, res in zip(rows, results, strict=True)
                       if res is not None]
             if sent:
-                await conn.execute(self._q_sent, sent)
+                await self._mark_sent(conn, sent)
             if failed:
                 reason = type(failed[0][1]).__name__
                 OUTBOX_FAILED.labels(self.service, reason).inc(len(failed))
@@ -141,6 +145,9 @@ class OutboxRelay:
                 log.warning("outbox_publish_failed", count=len(failed), reason=reason)
         OUTBOX_PUBLISHED.labels(self.service).inc(len(sent))
         return len(sent)
+
+    async def _mark_sent(self, conn: asyncpg.Connection, seqs: list[int]) -> None:
+        await conn.execute(self._q_sent, seqs)
 
     async def _publish(self, row: Any) -> None:
         assert self._exchange is not None

@@ -1,0 +1,1 @@
+"""The test harness: a whole system per test run, on real PostgreSQL, Redis and RabbitMQ."""
