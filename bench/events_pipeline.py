@@ -1,0 +1,159 @@
+"""Outbox -> relay -> RabbitMQ -> inbox consumer over 10,000 events, beside raw aio-pika
+publish-with-confirms -> consume measured in the same run on the same broker.
+
+Goal: the pipeline carries >= 50% of the raw rate; lag p99 < 250 ms at 500 events/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import datetime
+
+import aio_pika
+from sqlalchemy import func, select
+
+from bench.scratch import Pipeline, scratch_pipeline
+from bench.stats import report, summary_ms
+from epv_common.events.envelope import CloudEvent
+from epv_common.testing.backends import Backends, local_backends
+
+EVENTS = 10_000
+COMMIT_BATCH = 100
+LAG_RATE = 500
+LAG_SECONDS = 10
+
+
+def _event() -> CloudEvent:
+    subject = str(uuid.uuid4())
+    return CloudEvent(source="cases", type="case.created", subject=subject, data={
+        "case_id": subject, "owner_id": subject, "name": "bench", "status": "DRAFT",
+        "version": 1})
+
+
+async def raw_baseline(backends: Backends, count: int = EVENTS) -> float:
+    """Persistent messages with confirms (500 in flight) into a quorum queue, consumed with acks."""
+    prefix = f"benchraw{uuid.uuid4().hex[:6]}"
+    connection = await aio_pika.connect_robust(backends.amqp_url)
+    try:
+        publish_channel = await connection.channel(publisher_confirms=True)
+        consume_channel = await connection.channel()
+        await consume_channel.set_qos(prefetch_count=64)
+        exchange = await publish_channel.declare_exchange(
+            prefix, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await consume_channel.declare_queue(
+            prefix, durable=True, arguments={"x-queue-type": "quorum"})
+        await queue.bind(prefix, routing_key="#")
+        body = _event().to_json()
+        received = 0
+        done = asyncio.Event()
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            nonlocal received
+            await message.ack()
+            received += 1
+            if received >= count:
+                done.set()
+
+        await queue.consume(on_message)
+        started = time.perf_counter()
+        for offset in range(0, count, 500):
+            await asyncio.gather(*(exchange.publish(
+                aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                 message_id=str(uuid.uuid4())), routing_key="case.created")
+                for _ in range(offset, min(count, offset + 500))))
+        await asyncio.wait_for(done.wait(), 300)
+        elapsed = time.perf_counter() - started
+        await queue.delete(if_unused=False, if_empty=False)
+        await exchange.delete()
+        return count / elapsed
+    finally:
+        await connection.close()
+
+
+async def _effects(pipeline: Pipeline) -> int:
+    async with pipeline.engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(pipeline.effects))).scalar_one()
+
+
+async def _wait_effects(pipeline: Pipeline, target: int, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while await _effects(pipeline) < target:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {await _effects(pipeline)} of {target} effects")
+        await asyncio.sleep(0.05)
+
+
+async def _lags(pipeline: Pipeline) -> list[float]:
+    async with pipeline.engine.connect() as conn:
+        rows = (await conn.execute(select(pipeline.effects.c.event_time,
+                                          pipeline.effects.c.at))).all()
+    return [(r.at - datetime.fromisoformat(r.event_time)).total_seconds() for r in rows]
+
+
+async def pipeline_throughput(backends: Backends, count: int = EVENTS) -> dict:
+    async with scratch_pipeline(backends) as pipeline:
+        consumer, relay = pipeline.consumer(), pipeline.relay()
+        await consumer.start()
+        await relay.start()
+        try:
+            started = time.perf_counter()
+            for _ in range(0, count, COMMIT_BATCH):
+                async with pipeline.uow() as uow:
+                    for _ in range(COMMIT_BATCH):
+                        uow.record(_event())
+                    await uow.commit()
+            committed = time.perf_counter() - started
+            await _wait_effects(pipeline, count)
+            elapsed = time.perf_counter() - started
+        finally:
+            await relay.stop()
+            await consumer.stop()
+        return {"events_per_s": round(count / elapsed, 1),
+                "commit_phase_s": round(committed, 2), "total_s": round(elapsed, 2)}
+
+
+async def pipeline_lag(backends: Backends) -> dict:
+    """Events committed at a steady LAG_RATE per second, 25 per commit every 50 ms."""
+    async with scratch_pipeline(backends) as pipeline:
+        consumer, relay = pipeline.consumer(), pipeline.relay()
+        await consumer.start()
+        await relay.start()
+        per_tick, tick_s = LAG_RATE // 20, 0.05
+        total = LAG_RATE * LAG_SECONDS
+        try:
+            next_tick = time.perf_counter()
+            for _ in range(total // per_tick):
+                async with pipeline.uow() as uow:
+                    for _ in range(per_tick):
+                        uow.record(_event())
+                    await uow.commit()
+                next_tick += tick_s
+                await asyncio.sleep(max(0.0, next_tick - time.perf_counter()))
+            await _wait_effects(pipeline, total)
+            lags = await _lags(pipeline)
+        finally:
+            await relay.stop()
+            await consumer.stop()
+        return {"rate_events_per_s": LAG_RATE, "events": total, **summary_ms(lags)}
+
+
+async def run(backends: Backends | None = None) -> dict:
+    backends = backends or local_backends()
+    raw = await raw_baseline(backends)
+    pipeline = await pipeline_throughput(backends)
+    lag = await pipeline_lag(backends)
+    figures = {
+        "raw_publish_confirm_consume_events_per_s": round(raw, 1),
+        "pipeline": pipeline,
+        "pipeline_to_raw_ratio": round(pipeline["events_per_s"] / raw, 3),
+        "lag_at_500_per_s": lag,
+        "goals": "ratio >= 0.50; lag p99 < 250 ms at 500 events/s",
+    }
+    report("events_pipeline", figures)
+    return figures
+
+
+if __name__ == "__main__":
+    asyncio.run(run())

@@ -1,0 +1,91 @@
+"""A scratch database and schema for benchmarks of shared mechanisms."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+from sqlalchemy import Column, DateTime, MetaData, Table, Text, func, insert, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from epv_common.bootstrap import with_database
+from epv_common.db import UnitOfWorkFactory, make_sessionmaker, uow_factory
+from epv_common.events.consumer import InboxConsumer
+from epv_common.events.envelope import CloudEvent
+from epv_common.events.inbox import inbox_table
+from epv_common.events.outbox import outbox_notify_ddl, outbox_table
+from epv_common.events.relay import OutboxRelay
+from epv_common.settings import ServiceSettings
+from epv_common.testing.backends import Backends
+
+
+@dataclass
+class Pipeline:
+    schema: str
+    dsn: str
+    engine: AsyncEngine
+    settings: ServiceSettings
+    outbox: Table
+    inbox: Table
+    effects: Table
+    uow: UnitOfWorkFactory
+
+    def relay(self) -> OutboxRelay:
+        return OutboxRelay(service="cases", schema=self.schema, dsn=self.dsn,
+                           settings=self.settings)
+
+    def consumer(self) -> InboxConsumer:
+        async def effect(event: CloudEvent, uow) -> None:
+            await uow.session.execute(insert(self.effects).values(
+                event_id=event.id, event_time=event.time))
+
+        return InboxConsumer(consumer=f"bench-{self.schema}", settings=self.settings,
+                             uow_factory=self.uow, inbox=self.inbox,
+                             handlers={"case.created": effect})
+
+
+@contextlib.asynccontextmanager
+async def scratch_pipeline(backends: Backends) -> AsyncIterator[Pipeline]:
+    database = f"epv_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(backends.admin_database_url)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    await admin.close()
+    schema = "bench"
+    dsn = with_database(backends.admin_database_url, database).replace(
+        "postgresql://", "postgresql+asyncpg://", 1)
+    engine = create_async_engine(dsn, pool_size=10)
+    metadata = MetaData(schema=schema)
+    outbox, inbox = outbox_table(metadata), inbox_table(metadata)
+    effects = Table("effects", metadata, Column("event_id", Text, nullable=False),
+                    Column("event_time", Text, nullable=False),
+                    Column("at", DateTime(timezone=True), server_default=func.clock_timestamp()))
+    async with engine.begin() as conn:
+        await conn.execute(text(f"CREATE SCHEMA {schema}"))
+        await conn.run_sync(metadata.create_all)
+        for statement in outbox_notify_ddl(schema):
+            await conn.execute(text(statement))
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    settings = ServiceSettings(service_name="cases", environment="test",
+                               amqp_url=backends.amqp_url, amqp_prefix=prefix)
+    try:
+        yield Pipeline(schema=schema, dsn=dsn, engine=engine, settings=settings, outbox=outbox,
+                       inbox=inbox, effects=effects,
+                       uow=uow_factory(make_sessionmaker(engine), outbox, source="cases"))
+    finally:
+        await engine.dispose()
+        admin = await asyncpg.connect(backends.admin_database_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
+        with contextlib.suppress(Exception):
+            import aio_pika
+
+            connection = await aio_pika.connect(backends.amqp_url)
+            channel = await connection.channel()
+            for queue in (f"{prefix}bench-{schema}.events", f"{prefix}bench-{schema}.events.dlq"):
+                await channel.queue_delete(queue)
+            for exchange in ("epv.events", "epv.dlx"):
+                await channel.exchange_delete(f"{prefix}{exchange}")
+            await connection.close()
