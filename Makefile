@@ -35,7 +35,8 @@ test: install
 	@scripts/run-tests
 
 bench: install
-	@$(RUN) python -m bench
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk >/dev/null 2>&1 || echo "wrk missing: apt-get install -y wrk"
+	@$(RUN) python -m bench $(BENCH)
 
 lint: install
 	@$(RUN) ruff check libs services tests bench

@@ -1,0 +1,52 @@
+"""Runs wrk (Debian's package) against a URL and returns requests/s and latency percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+REPORT_LUA = """
+local headers_to_send = {}
+init = function(args)
+  for i = 1, #args, 2 do wrk.headers[args[i]] = args[i + 1] end
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write("WRKJSON " .. string.format(
+    '{"requests": %d, "duration_s": %.3f, "errors": %d, "non_2xx_3xx": %d, '
+    .. '"p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f}',
+    summary.requests, summary.duration / 1e6, e.connect + e.read + e.write + e.timeout,
+    e.status, latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99) / 1000) .. "\\n")
+end
+"""
+
+
+def require_wrk() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        raise SystemExit("wrk is needed for HTTP benchmarks: apt-get install -y wrk")
+    return path
+
+
+async def run_wrk(url: str, *, connections: int, seconds: int = 10, threads: int = 1,
+                  headers: dict[str, str] | None = None) -> dict:
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(REPORT_LUA)
+    args = [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+            "-s", str(script), url, "--"]
+    for key, value in (headers or {}).items():
+        args += [key, value]
+    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    script.unlink(missing_ok=True)
+    for line in out.decode().splitlines():
+        if line.startswith("WRKJSON "):
+            result = json.loads(line.removeprefix("WRKJSON "))
+            result["requests_per_s"] = round(result["requests"] / result["duration_s"], 1)
+            return result
+    raise RuntimeError(f"wrk printed no report:\n{out.decode()}")
