@@ -50,8 +50,18 @@ async def test_unknown_route_is_a_404_problem(gateway):
     assert body["status"] == 404
 
 
-async def test_wrong_method_is_a_405_problem_from_the_service(gateway):
-    response = await gateway.delete("/api/auth/register")
+async def test_anonymous_call_of_a_protected_route_is_a_401_problem(gateway):
+    response = await gateway.get("/api/cases")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.json()["type"].endswith("/not-authenticated")
+
+
+async def test_wrong_method_is_a_405_problem_from_the_service(system):
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        response = await client.delete(system.url("auth") + "/api/auth/register")
     assert response.status_code == 405
     assert response.json()["type"].endswith("/method-not-allowed")
 

@@ -89,3 +89,14 @@ def default_database_url(service: str, *, owner: bool = False, database: str = "
     """The local default DSN for a service's runtime (or owner) role."""
     role = f"epv_{service}_owner" if owner else f"epv_{service}"
     return f"postgresql+asyncpg://{role}:{role}@127.0.0.1:5432/{database}"
+
+
+class TokenSettings(EnvSettings):
+    """What auth (the signer) and the gateway (the verifier) must agree on."""
+
+    jwt_issuer: str = "epv-auth"
+    jwt_audience: str = "epv-api"
+    jwt_algorithm: str = "RS256"
+    access_token_ttl_s: int = Field(900, ge=60, le=86_400)
+    # Clock skew tolerated between replicas when checking exp/iat.
+    jwt_leeway_s: int = Field(30, ge=0, le=300)

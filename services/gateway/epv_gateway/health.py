@@ -27,7 +27,7 @@ async def service_health(session: aiohttp.ClientSession, name: str, base_url: st
             report = orjson.loads(await resp.read())
         status = report.get("status", DOWN)
         error = None
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         report, status, error = {}, DOWN, f"no answer within {timeout_s:.1f} s"
     except (aiohttp.ClientError, OSError, orjson.JSONDecodeError) as exc:
         report, status, error = {}, DOWN, type(exc).__name__

@@ -8,8 +8,6 @@ answer in time, a 504 problem.
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -22,7 +20,10 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
     "trailers", "transfer-encoding", "upgrade", "host", "content-length",
 })
-STRIPPED_FROM_CLIENT = HOP_BY_HOP | set(IDENTITY_HEADERS) | {"x-request-id", "traceparent"}
+# Identity is the gateway's to state; the bearer token stops here (services get identity
+# headers instead); the forwarding headers are rebuilt from what the gateway knows.
+STRIPPED_FROM_CLIENT = HOP_BY_HOP | set(IDENTITY_HEADERS) | {
+    "x-request-id", "traceparent", "authorization", "x-forwarded-for", "x-real-ip"}
 STRIPPED_FROM_UPSTREAM = HOP_BY_HOP | {"x-request-id", "server", "date"}
 READ_WHOLE_BELOW = 256 * 1024
 
@@ -36,19 +37,20 @@ def create_session(*, pool_size: int, connect_timeout_s: float) -> aiohttp.Clien
             "User-Agent", "Accept-Encoding"))
 
 
-def forward_headers(request: Request, identity: dict[str, str]) -> dict[str, str]:
+def forward_headers(request: Request, identity: dict[str, str], *, address: str
+                    ) -> dict[str, str]:
     headers = {k: v for k, v in request.headers.items() if k not in STRIPPED_FROM_CLIENT}
     headers["x-request-id"] = current_request_id() or ""
     headers["traceparent"] = current_traceparent() or ""
-    client = request.client.host if request.client else ""
-    prior = request.headers.get("x-forwarded-for")
-    headers["x-forwarded-for"] = f"{prior}, {client}" if prior else client
+    headers["x-forwarded-for"] = address
+    headers["x-real-ip"] = address
     headers.update(identity)
     return headers
 
 
 async def forward(request: Request, *, session: aiohttp.ClientSession, base_url: str,
-                  service: str, identity: dict[str, str], timeout_s: float) -> Response:
+                  service: str, identity: dict[str, str], address: str, timeout_s: float
+                  ) -> Response:
     url = base_url + request.url.path
     if request.url.query:
         url += "?" + request.url.query
@@ -58,10 +60,10 @@ async def forward(request: Request, *, session: aiohttp.ClientSession, base_url:
     data = request.stream() if has_body else None
     try:
         upstream = await session.request(
-            request.method, url, headers=forward_headers(request, identity), data=data,
+            request.method, url, headers=forward_headers(request, identity, address=address), data=data,
             allow_redirects=False, timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=2.0, sock_read=timeout_s))
-    except (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+    except (TimeoutError, aiohttp.ServerTimeoutError):
         return http_problem(504, f"The {service} service did not answer in time.",
                             service=service)
     except (aiohttp.ClientConnectionError, OSError):
@@ -74,7 +76,7 @@ async def forward(request: Request, *, session: aiohttp.ClientSession, base_url:
     if length is not None and length < READ_WHOLE_BELOW:
         try:
             body = await upstream.read()
-        except (TimeoutError, asyncio.TimeoutError, aiohttp.ClientError):
+        except (TimeoutError, aiohttp.ClientError):
             upstream.release()
             return http_problem(504, f"The {service} service did not finish its answer in time.",
                                 service=service)

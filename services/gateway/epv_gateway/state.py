@@ -9,8 +9,10 @@ import aio_pika
 import aiohttp
 from redis.asyncio import Redis
 
+from epv_gateway.guard import RequestGuard
 from epv_gateway.openapi import OpenApiMerger
 from epv_gateway.settings import Settings
+from epv_gateway.tokens import TokenVerifier
 
 
 @dataclass
@@ -19,6 +21,8 @@ class GatewayState:
     session: aiohttp.ClientSession
     redis: Redis
     openapi: OpenApiMerger
+    verifier: TokenVerifier
+    guard: RequestGuard
 
     async def close(self) -> None:
         await self.session.close()
