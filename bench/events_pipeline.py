@@ -27,9 +27,12 @@ LAG_SECONDS = 10
 
 def _event() -> CloudEvent:
     subject = str(uuid.uuid4())
-    return CloudEvent(source="cases", type="case.created", subject=subject, data={
-        "case_id": subject, "owner_id": subject, "name": "bench", "status": "DRAFT",
-        "version": 1})
+    return CloudEvent(
+        source="cases",
+        type="case.created",
+        subject=subject,
+        data={"case_id": subject, "owner_id": subject, "name": "bench", "status": "DRAFT", "version": 1},
+    )
 
 
 async def raw_baseline(backends: Backends, count: int = EVENTS) -> float:
@@ -40,10 +43,10 @@ async def raw_baseline(backends: Backends, count: int = EVENTS) -> float:
         publish_channel = await connection.channel(publisher_confirms=True)
         consume_channel = await connection.channel()
         await consume_channel.set_qos(prefetch_count=64)
-        exchange = await publish_channel.declare_exchange(
-            prefix, aio_pika.ExchangeType.TOPIC, durable=True)
+        exchange = await publish_channel.declare_exchange(prefix, aio_pika.ExchangeType.TOPIC, durable=True)
         queue = await consume_channel.declare_queue(
-            prefix, durable=True, arguments={"x-queue-type": "quorum"})
+            prefix, durable=True, arguments={"x-queue-type": "quorum"}
+        )
         await queue.bind(prefix, routing_key="#")
         body = _event().to_json()
         received = 0
@@ -59,10 +62,17 @@ async def raw_baseline(backends: Backends, count: int = EVENTS) -> float:
         await queue.consume(on_message)
         started = time.perf_counter()
         for offset in range(0, count, 500):
-            await asyncio.gather(*(exchange.publish(
-                aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                 message_id=str(uuid.uuid4())), routing_key="case.created")
-                for _ in range(offset, min(count, offset + 500))))
+            await asyncio.gather(
+                *(
+                    exchange.publish(
+                        aio_pika.Message(
+                            body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=str(uuid.uuid4())
+                        ),
+                        routing_key="case.created",
+                    )
+                    for _ in range(offset, min(count, offset + 500))
+                )
+            )
         await asyncio.wait_for(done.wait(), 300)
         elapsed = time.perf_counter() - started
         await queue.delete(if_unused=False, if_empty=False)
@@ -87,8 +97,7 @@ async def _wait_effects(pipeline: Pipeline, target: int, timeout_s: float = 300)
 
 async def _lags(pipeline: Pipeline) -> list[float]:
     async with pipeline.engine.connect() as conn:
-        rows = (await conn.execute(select(pipeline.effects.c.event_time,
-                                          pipeline.effects.c.at))).all()
+        rows = (await conn.execute(select(pipeline.effects.c.event_time, pipeline.effects.c.at))).all()
     return [(r.at - datetime.fromisoformat(r.event_time)).total_seconds() for r in rows]
 
 
@@ -110,8 +119,11 @@ async def pipeline_throughput(backends: Backends, count: int = EVENTS) -> dict:
         finally:
             await relay.stop()
             await consumer.stop()
-        return {"events_per_s": round(count / elapsed, 1),
-                "commit_phase_s": round(committed, 2), "total_s": round(elapsed, 2)}
+        return {
+            "events_per_s": round(count / elapsed, 1),
+            "commit_phase_s": round(committed, 2),
+            "total_s": round(elapsed, 2),
+        }
 
 
 async def pipeline_lag(backends: Backends) -> dict:

@@ -23,9 +23,11 @@ SECONDS = 10
 
 @contextlib.asynccontextmanager
 async def running_system() -> AsyncIterator[System]:
-    sut = System(backends=local_backends(),
-                 workdir=Path(tempfile.mkdtemp(prefix="epv-bench-")),
-                 extra_env={"EPV_LOG_LEVEL": "WARNING"})
+    sut = System(
+        backends=local_backends(),
+        workdir=Path(tempfile.mkdtemp(prefix="epv-bench-")),
+        extra_env={"EPV_LOG_LEVEL": "WARNING"},
+    )
     try:
         await sut.prepare()
         await sut.start()
@@ -34,17 +36,23 @@ async def running_system() -> AsyncIterator[System]:
         await sut.stop()
 
 
-async def compare(sut: System, path: str, *, service: str, connections: int,
-                  headers: dict[str, str] | None = None,
-                  direct_headers: dict[str, str] | None = None) -> dict:
-    direct = await run_wrk(sut.url(service) + path, connections=connections, seconds=SECONDS,
-                           headers=direct_headers or headers)
-    gateway = await run_wrk(sut.gateway_url + path, connections=connections, seconds=SECONDS,
-                            headers=headers)
+async def compare(
+    sut: System,
+    path: str,
+    *,
+    service: str,
+    connections: int,
+    headers: dict[str, str] | None = None,
+    direct_headers: dict[str, str] | None = None,
+) -> dict:
+    direct = await run_wrk(
+        sut.url(service) + path, connections=connections, seconds=SECONDS, headers=direct_headers or headers
+    )
+    gateway = await run_wrk(sut.gateway_url + path, connections=connections, seconds=SECONDS, headers=headers)
     return {
-        "direct": direct, "gateway": gateway,
-        "gateway_to_direct_throughput": round(gateway["requests_per_s"]
-                                              / direct["requests_per_s"], 3),
+        "direct": direct,
+        "gateway": gateway,
+        "gateway_to_direct_throughput": round(gateway["requests_per_s"] / direct["requests_per_s"], 3),
         "added_p50_ms": round(gateway["p50_ms"] - direct["p50_ms"], 2),
     }
 
@@ -55,8 +63,7 @@ async def run() -> dict:
         path = f"/api/cases/{uuid.uuid4()}"
         figures = {"path": f"GET {path} (anonymous: 401 problem from the cases service)"}
         for connections in (16, 64):
-            figures[f"c{connections}"] = await compare(sut, path, service="cases",
-                                                       connections=connections)
+            figures[f"c{connections}"] = await compare(sut, path, service="cases", connections=connections)
     report("gateway_hop", figures)
     return figures
 

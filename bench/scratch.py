@@ -34,17 +34,19 @@ class Pipeline:
     uow: UnitOfWorkFactory
 
     def relay(self) -> OutboxRelay:
-        return OutboxRelay(service="cases", schema=self.schema, dsn=self.dsn,
-                           settings=self.settings)
+        return OutboxRelay(service="cases", schema=self.schema, dsn=self.dsn, settings=self.settings)
 
     def consumer(self) -> InboxConsumer:
         async def effect(event: CloudEvent, uow) -> None:
-            await uow.session.execute(insert(self.effects).values(
-                event_id=event.id, event_time=event.time))
+            await uow.session.execute(insert(self.effects).values(event_id=event.id, event_time=event.time))
 
-        return InboxConsumer(consumer=f"bench-{self.schema}", settings=self.settings,
-                             uow_factory=self.uow, inbox=self.inbox,
-                             handlers={"case.created": effect})
+        return InboxConsumer(
+            consumer=f"bench-{self.schema}",
+            settings=self.settings,
+            uow_factory=self.uow,
+            inbox=self.inbox,
+            handlers={"case.created": effect},
+        )
 
 
 @contextlib.asynccontextmanager
@@ -55,25 +57,38 @@ async def scratch_pipeline(backends: Backends) -> AsyncIterator[Pipeline]:
     await admin.close()
     schema = "bench"
     dsn = with_database(backends.admin_database_url, database).replace(
-        "postgresql://", "postgresql+asyncpg://", 1)
+        "postgresql://", "postgresql+asyncpg://", 1
+    )
     engine = create_async_engine(dsn, pool_size=10)
     metadata = MetaData(schema=schema)
     outbox, inbox = outbox_table(metadata), inbox_table(metadata)
-    effects = Table("effects", metadata, Column("event_id", Text, nullable=False),
-                    Column("event_time", Text, nullable=False),
-                    Column("at", DateTime(timezone=True), server_default=func.clock_timestamp()))
+    effects = Table(
+        "effects",
+        metadata,
+        Column("event_id", Text, nullable=False),
+        Column("event_time", Text, nullable=False),
+        Column("at", DateTime(timezone=True), server_default=func.clock_timestamp()),
+    )
     async with engine.begin() as conn:
         await conn.execute(text(f"CREATE SCHEMA {schema}"))
         await conn.run_sync(metadata.create_all)
         for statement in outbox_notify_ddl(schema):
             await conn.execute(text(statement))
     prefix = f"bench{uuid.uuid4().hex[:6]}."
-    settings = ServiceSettings(service_name="cases", environment="test",
-                               amqp_url=backends.amqp_url, amqp_prefix=prefix)
+    settings = ServiceSettings(
+        service_name="cases", environment="test", amqp_url=backends.amqp_url, amqp_prefix=prefix
+    )
     try:
-        yield Pipeline(schema=schema, dsn=dsn, engine=engine, settings=settings, outbox=outbox,
-                       inbox=inbox, effects=effects,
-                       uow=uow_factory(make_sessionmaker(engine), outbox, source="cases"))
+        yield Pipeline(
+            schema=schema,
+            dsn=dsn,
+            engine=engine,
+            settings=settings,
+            outbox=outbox,
+            inbox=inbox,
+            effects=effects,
+            uow=uow_factory(make_sessionmaker(engine), outbox, source="cases"),
+        )
     finally:
         await engine.dispose()
         admin = await asyncpg.connect(backends.admin_database_url)

@@ -32,16 +32,28 @@ def require_wrk() -> str:
     return path
 
 
-async def run_wrk(url: str, *, connections: int, seconds: int = 10, threads: int = 1,
-                  headers: dict[str, str] | None = None) -> dict:
+async def run_wrk(
+    url: str, *, connections: int, seconds: int = 10, threads: int = 1, headers: dict[str, str] | None = None
+) -> dict:
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(REPORT_LUA)
-    args = [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
-            "-s", str(script), url, "--"]
+    args = [
+        require_wrk(),
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(script),
+        url,
+        "--",
+    ]
     for key, value in (headers or {}).items():
         args += [key, value]
-    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
     out, _ = await proc.communicate()
     script.unlink(missing_ok=True)
     for line in out.decode().splitlines():

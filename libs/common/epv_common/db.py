@@ -12,7 +12,12 @@ from typing import Any, Self
 
 from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from epv_common.errors import DependencyUnavailable
 from epv_common.events.envelope import CloudEvent

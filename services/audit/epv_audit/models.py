@@ -5,8 +5,16 @@ only the one-row chain head and the outbox are updatable.
 """
 
 from sqlalchemy import (
-    BigInteger, Boolean, CheckConstraint, Column, DateTime, Index, Integer, MetaData, Table, Text,
-    func, text,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 

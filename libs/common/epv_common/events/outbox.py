@@ -10,7 +10,17 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Index, Integer, MetaData, Table, Text, func, insert, text,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    func,
+    insert,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession

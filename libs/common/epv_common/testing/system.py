@@ -25,7 +25,10 @@ import httpx
 
 from epv_common import bootstrap
 from epv_common.identity import (
-    HEADER_INTERNAL_TOKEN, HEADER_ROLE, HEADER_SESSION_ID, HEADER_USER_ID,
+    HEADER_INTERNAL_TOKEN,
+    HEADER_ROLE,
+    HEADER_SESSION_ID,
+    HEADER_USER_ID,
 )
 from epv_common.testing.backends import Backends
 from epv_common.testing.tcpproxy import TcpProxy, free_port
