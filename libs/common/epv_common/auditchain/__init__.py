@@ -1,0 +1,103 @@
+"""The audit trail's published contract: canonical encoding, hash rule, signed checkpoints,
+chain verification and the NDJSON export, with no service code, so that an export verifies
+offline (``python -m epv_common.auditchain``).
+
+- ``encoding``: which fields an entry hashes, RFC 8785 canonical bytes, the hash rule.
+- ``checkpoint``: Ed25519-signed checkpoints, key ids, key loading and publication (JWK set).
+- ``verify``: ``verify_chain`` -- one streaming pass naming the first bad entry and why.
+- ``ndjson``: the export line format and its streaming reader.
+- ``cli``: the offline verifier.
+"""
+
+from epv_common.auditchain.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    checkpoint_due,
+    checkpoint_message,
+    derive_key_id,
+    generate_private_key,
+    jwk_to_public_key,
+    load_private_key,
+    load_public_key,
+    load_public_keys,
+    private_key_to_pem,
+    private_key_to_raw,
+    public_jwk,
+    public_key_to_pem,
+    public_key_to_raw,
+    public_keys_document,
+    retention_checkpoint,
+    sign_checkpoint,
+    verify_checkpoint,
+)
+from epv_common.auditchain.encoding import (
+    ENCODING_VERSION,
+    ENTRY_KEYS,
+    GENESIS_PREV_HASH,
+    HASHED_FIELDS,
+    EncodedEntry,
+    EncodingError,
+    build_chain,
+    canonical_bytes,
+    canonical_bytes_fast,
+    chain_entry,
+    entry_fields,
+    entry_hash,
+    fields_bytes_from_entry_bytes,
+    format_timestamp,
+    is_canonical_timestamp,
+    is_hash_hex,
+    jcs_number,
+    make_fields,
+    parse_timestamp,
+)
+from epv_common.auditchain.ndjson import MalformedLine, dump_line, dump_lines, read_lines
+from epv_common.auditchain.verify import Problem, VerifyResult, verify_chain
+
+__all__ = [
+    "ENCODING_VERSION",
+    "ENTRY_KEYS",
+    "GENESIS_PREV_HASH",
+    "HASHED_FIELDS",
+    "Checkpoint",
+    "CheckpointError",
+    "EncodedEntry",
+    "EncodingError",
+    "MalformedLine",
+    "Problem",
+    "VerifyResult",
+    "build_chain",
+    "canonical_bytes",
+    "canonical_bytes_fast",
+    "chain_entry",
+    "checkpoint_due",
+    "checkpoint_message",
+    "derive_key_id",
+    "dump_line",
+    "dump_lines",
+    "entry_fields",
+    "entry_hash",
+    "fields_bytes_from_entry_bytes",
+    "format_timestamp",
+    "generate_private_key",
+    "is_canonical_timestamp",
+    "is_hash_hex",
+    "jcs_number",
+    "jwk_to_public_key",
+    "load_private_key",
+    "load_public_key",
+    "load_public_keys",
+    "make_fields",
+    "parse_timestamp",
+    "private_key_to_pem",
+    "private_key_to_raw",
+    "public_jwk",
+    "public_key_to_pem",
+    "public_key_to_raw",
+    "public_keys_document",
+    "read_lines",
+    "retention_checkpoint",
+    "sign_checkpoint",
+    "verify_chain",
+    "verify_checkpoint",
+]
