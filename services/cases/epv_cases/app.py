@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from epv_cases import __version__
-from epv_cases.api.routes import router
+from epv_cases.api.routes import migrate_router, router
 from epv_cases.events import HANDLERS
 from epv_cases.models import SCHEMA, inbox, outbox
 from epv_cases.settings import Settings
@@ -25,4 +25,4 @@ def create_app(settings: Settings) -> FastAPI:
     return create_service_app(
         settings, title="EPV cases", version=__version__,
         description="Valuation cases, versions, sharing, analyses and the legacy import.",
-        start=start, routers=[router])
+        start=start, routers=[router, migrate_router])

@@ -1,4 +1,5 @@
-"""cases, user directory projection, outbox, inbox
+"""cases, versions, shares, comments, analyses, legacy imports, preferences, user directory,
+outbox, inbox
 
 Revision ID: 0001
 Revises:
@@ -6,7 +7,10 @@ Revises:
 
 from alembic import op
 
-from epv_cases.models import SCHEMA, cases, inbox, outbox, users
+from epv_cases.models import (
+    SCHEMA, analyses, case_versions, cases, comments, inbox, legacy_imports, outbox, shares,
+    user_preferences, users,
+)
 from epv_common.events.outbox import outbox_notify_ddl
 
 revision = "0001"
@@ -14,7 +18,8 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-TABLES = (cases, users, outbox, inbox)
+TABLES = (cases, case_versions, shares, comments, analyses, legacy_imports, user_preferences,
+          users, outbox, inbox)
 
 
 def upgrade() -> None:
