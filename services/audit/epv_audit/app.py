@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from epv_audit import __version__
 from epv_audit.api.routes import router
-from epv_audit.events import record_entry
+from epv_audit.events import record_entries
 from epv_audit.models import SCHEMA, inbox, outbox
 from epv_audit.settings import Settings
 from epv_common.events.consumer import InboxConsumer
@@ -20,7 +20,7 @@ def create_app(settings: Settings) -> FastAPI:
             s, schema=SCHEMA, outbox=outbox, use_redis=True,
             consumers=lambda rt: [InboxConsumer(
                 consumer="audit", settings=s, uow_factory=rt.uow, inbox=inbox,
-                default_handler=record_entry, routing_keys=["#"])])
+                batch_handler=record_entries, routing_keys=["#"])])
 
     return create_service_app(
         settings, title="EPV audit", version=__version__,

@@ -40,20 +40,29 @@ def entry_for(event: CloudEvent, *, seq: int, recorded_at: datetime) -> dict[str
     )
 
 
-async def append(session: AsyncSession, event: CloudEvent) -> int:
-    head = (await session.execute(
-        select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1).with_for_update()
-    )).first()
+async def _lock_head(session: AsyncSession) -> tuple[int, str]:
+    """The chain head, locked until commit: every replica appends behind this one row lock."""
+    query = select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1).with_for_update()
+    head = (await session.execute(query)).first()
     if head is None:
         await session.execute(pg_insert(chain_head).values(id=1, seq=0, hash=GENESIS_PREV_HASH)
                               .on_conflict_do_nothing())
-        head = (await session.execute(
-            select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)
-            .with_for_update())).one()
-    seq = head.seq + 1
-    entry = chain_entry(head.hash, entry_for(event, seq=seq, recorded_at=datetime.now(UTC)))
-    await session.execute(insert(entries).values(
-        **{**entry, "event_id": uuid.UUID(entry["event_id"])}))
-    await session.execute(update(chain_head).where(chain_head.c.id == 1)
-                          .values(seq=seq, hash=entry["hash"]))
+        head = (await session.execute(query)).one()
+    return head.seq, head.hash
+
+
+async def append(session: AsyncSession, events: list[CloudEvent]) -> int:
+    """Appends the events in order, as one gapless run of the chain; returns the new head seq."""
+    seq, prev_hash = await _lock_head(session)
+    recorded_at = datetime.now(UTC)
+    rows = []
+    for event in events:
+        seq += 1
+        entry = chain_entry(prev_hash, entry_for(event, seq=seq, recorded_at=recorded_at))
+        prev_hash = entry["hash"]
+        rows.append({**entry, "event_id": uuid.UUID(entry["event_id"])})
+    if rows:
+        await session.execute(insert(entries), rows)
+        await session.execute(update(chain_head).where(chain_head.c.id == 1)
+                              .values(seq=seq, hash=prev_hash))
     return seq

@@ -7,5 +7,5 @@ from epv_common.db import UnitOfWork
 from epv_common.events.envelope import CloudEvent
 
 
-async def record_entry(event: CloudEvent, uow: UnitOfWork) -> None:
-    await chain.append(uow.session, event)
+async def record_entries(events: list[CloudEvent], uow: UnitOfWork) -> None:
+    await chain.append(uow.session, events)

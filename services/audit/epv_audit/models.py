@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSON, UUID
 
 from epv_common.events.inbox import inbox_table
 from epv_common.events.outbox import outbox_table
@@ -38,9 +38,11 @@ entries = Table(
     Column("request_id", Text),
     Column("source", Text, nullable=False),
     Column("security", Boolean, nullable=False),
-    Column("before", JSONB),
-    Column("after", JSONB),
-    Column("event", JSONB, nullable=False),
+    # json, not jsonb: jsonb rewrites large floats (1e16 and up) as integers that would hash
+    # differently, so a stored entry would no longer verify.
+    Column("before", JSON),
+    Column("after", JSON),
+    Column("event", JSON, nullable=False),
     Column("prev_hash", Text, nullable=False),
     Column("hash", Text, nullable=False),
     Index("ix_entries_actor", "actor_id", "seq"),

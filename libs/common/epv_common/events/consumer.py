@@ -40,6 +40,7 @@ from epv_common.settings import RabbitSettings
 log = structlog.get_logger("epv.consumer")
 
 EventHandler = Callable[[CloudEvent, UnitOfWork], Awaitable[None]]
+BatchHandler = Callable[[list[CloudEvent], UnitOfWork], Awaitable[None]]
 
 BATCH_MAX = 100
 BATCH_WAIT_S = 0.005
@@ -63,21 +64,26 @@ def _delivery_count(message: AbstractIncomingMessage) -> int:
 class InboxConsumer:
     """Consumes `routing_keys` from `<consumer>.events` and applies `handlers` through the inbox.
 
-    `handlers` maps an event type (exact) to its handler; `default_handler` takes the rest
-    (the audit service binds `#` and handles every type the same way).
+    `handlers` maps an event type (exact) to its handler; `default_handler` takes the rest.
+    A `batch_handler` instead receives every new event of a batch at once, in delivery order
+    (the audit service appends a whole batch to its chain under one lock of the chain head).
     """
 
     def __init__(
         self, *, consumer: str, settings: RabbitSettings, uow_factory: UnitOfWorkFactory,
         inbox: Table, handlers: dict[str, EventHandler] | None = None,
-        default_handler: EventHandler | None = None, routing_keys: list[str] | None = None,
+        default_handler: EventHandler | None = None, batch_handler: BatchHandler | None = None,
+        routing_keys: list[str] | None = None,
     ) -> None:
+        if batch_handler is not None and (handlers or default_handler):
+            raise ValueError("give either a batch_handler or per-event handlers, not both")
         self.consumer = consumer
         self.settings = settings
         self.uow_factory = uow_factory
         self.inbox = inbox
         self.handlers = handlers or {}
         self.default_handler = default_handler
+        self.batch_handler = batch_handler
         self.routing_keys = routing_keys or sorted(self.handlers)
         self._connection: AbstractRobustConnection | None = None
         self._pending: asyncio.Queue[_Delivery] = asyncio.Queue()
@@ -137,11 +143,13 @@ class InboxConsumer:
         async with self.uow_factory() as uow:
             fresh = await self._claim(uow, [d.event for d in batch])
             unhandled = set(fresh)
+            new_events = []
             for delivery in batch:
                 # The same event twice in one batch (a relay republish) applies once.
                 if delivery.event.id in unhandled:
                     unhandled.discard(delivery.event.id)
-                    await self._handle(delivery.event, uow)
+                    new_events.append(delivery.event)
+            await self._handle_all(new_events, uow)
             await uow.commit()
         await self._settle(batch, fresh)
 
@@ -153,7 +161,7 @@ class InboxConsumer:
                 async with self.uow_factory() as uow:
                     fresh = await self._claim(uow, [delivery.event])
                     if fresh:
-                        await self._handle(delivery.event, uow)
+                        await self._handle_all([delivery.event], uow)
                     await uow.commit()
             except asyncio.CancelledError:
                 raise
@@ -180,10 +188,16 @@ class InboxConsumer:
         result = await uow.session.execute(stmt)
         return {str(r) for r in result.scalars()}
 
-    async def _handle(self, event: CloudEvent, uow: UnitOfWork) -> None:
-        handler = self.handlers.get(event.type, self.default_handler)
-        if handler is not None:
-            await handler(event, uow)
+    async def _handle_all(self, events: list[CloudEvent], uow: UnitOfWork) -> None:
+        if not events:
+            return
+        if self.batch_handler is not None:
+            await self.batch_handler(events, uow)
+            return
+        for event in events:
+            handler = self.handlers.get(event.type, self.default_handler)
+            if handler is not None:
+                await handler(event, uow)
 
     async def _settle(self, batch: list[_Delivery], fresh: set[str]) -> None:
         now = time.time()
