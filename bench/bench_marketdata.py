@@ -112,6 +112,7 @@ async def _load_test(base: str, sut: System, fake: FakeProviders,
     headers = sut.internal_headers(role="ANALYST")
     symbols = [f"BM{i:03d}" for i in range(args.symbols)]
     weights = zipf_weights(len(symbols), args.zipf)
+    cumulative = list(__import__('itertools').accumulate(weights))
     connector = aiohttp.TCPConnector(limit=args.clients)
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
         deadline = time.monotonic() + 60
@@ -139,7 +140,7 @@ async def _load_test(base: str, sut: System, fake: FakeProviders,
             while (now := time.monotonic()) < stop_at:
                 if now >= warm_until and not calls_at_warm:
                     calls_at_warm.update(fake.calls)
-                symbol = rng.choices(symbols, weights)[0]
+                symbol = rng.choices(symbols, cum_weights=cumulative)[0]
                 t0 = time.perf_counter()
                 async with session.get(base + "/api/market-data",
                                        params={"symbol": symbol, "type": "quote"}) as response:

@@ -1,0 +1,311 @@
+"""The Redis side of market data: cached values, single flight, provider budgets, statistics.
+
+Everything here is shared by every replica through Redis, and everything here is optional:
+when Redis fails, each call answers "nothing cached / not throttled / go ahead" and the
+service keeps serving from PostgreSQL and the providers. After a failure Redis is left alone
+for `redis_retry_after_s`, so a dead Redis costs one timeout per window, not one per request.
+
+Single flight, for one (type, symbol):
+1. In one process, concurrent misses share one asyncio future (no Redis traffic for them).
+2. Across replicas, the process that wins `SET lock NX PX` fetches; the others poll the value
+   key until it is filled, the leader leaves a short failure marker, the lock disappears
+   (leader died: try to take it), or `singleflight_wait_s` passes (fetch without the lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from epv_common.redis import key as redis_key
+from epv_marketdata import metrics
+from epv_marketdata.settings import DATA_TYPES, Settings
+
+log = structlog.get_logger("epv.marketdata.cache")
+
+Entry = dict[str, Any]
+
+# GET the value and count the hit or miss in one round trip (the hot path of every request).
+_LOOKUP = """
+local v = redis.call('GET', KEYS[1])
+if v then redis.call('HINCRBY', KEYS[2], ARGV[1] .. ':hits', 1)
+else redis.call('HINCRBY', KEYS[2], ARGV[1] .. ':misses', 1) end
+return v
+"""
+# Delete the lock only if it is still ours (it may have expired and been taken by another).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# Take `cost` from every window's budget, or from none if one would go over its limit.
+_TAKE_BUDGET = """
+for i, k in ipairs(KEYS) do
+  local used = tonumber(redis.call('GET', k) or '0')
+  if used + tonumber(ARGV[1]) > tonumber(ARGV[1 + i * 2 - 1]) then return i end
+end
+for i, k in ipairs(KEYS) do
+  redis.call('INCRBY', k, ARGV[1])
+  redis.call('EXPIRE', k, ARGV[1 + i * 2])
+end
+return 0
+"""
+
+WINDOW_SECONDS = {"second": 1, "minute": 60, "day": 86400}
+
+
+class LeaderFailed(Exception):
+    """The replica that fetched for this key failed; `marker` is what it left for waiters."""
+
+    def __init__(self, marker: Entry) -> None:
+        self.marker = marker
+        super().__init__(marker.get("detail", "the fetch failed"))
+
+
+class Cache:
+    def __init__(self, redis: Redis | None, settings: Settings) -> None:
+        self._redis = redis
+        self._s = settings
+        self._down_until = 0.0
+        self._local: dict[str, asyncio.Future[Entry]] = {}
+        self._lookup = self._release = self._take = None
+        if redis is not None:
+            self._lookup = redis.register_script(_LOOKUP)
+            self._release = redis.register_script(_RELEASE)
+            self._take = redis.register_script(_TAKE_BUDGET)
+
+    # -- availability ---------------------------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        return self._redis is not None and time.monotonic() >= self._down_until
+
+    def _failed(self, exc: BaseException, what: str) -> None:
+        if time.monotonic() >= self._down_until:
+            log.warning("redis_unavailable", operation=what, error=type(exc).__name__)
+        self._down_until = time.monotonic() + self._s.redis_retry_after_s
+        metrics.REDIS_ERRORS.labels(what).inc()
+
+    def _k(self, *parts: str) -> str:
+        return redis_key(self._s, "md", *parts)
+
+    # -- values ---------------------------------------------------------------------------
+
+    async def lookup(self, data_type: str, symbol: str) -> Entry | None:
+        """The cached entry (counted as a hit) or None (counted as a miss)."""
+        raw = None
+        if self.available:
+            try:
+                raw = await self._lookup(keys=[self._k("v", data_type, symbol), self._k("stats")],
+                                         args=[data_type])
+            except (RedisError, OSError) as exc:
+                self._failed(exc, "lookup")
+        metrics.CACHE.labels(data_type, "hit" if raw is not None else "miss").inc()
+        return orjson.loads(raw) if raw is not None else None
+
+    async def peek(self, data_type: str, symbol: str) -> Entry | None:
+        if not self.available:
+            return None
+        try:
+            raw = await self._redis.get(self._k("v", data_type, symbol))
+        except (RedisError, OSError) as exc:
+            self._failed(exc, "get")
+            return None
+        return orjson.loads(raw) if raw is not None else None
+
+    async def store(self, data_type: str, symbol: str, entry: Entry, *, ttl_s: float) -> None:
+        if not self.available:
+            return
+        try:
+            await self._redis.set(self._k("v", data_type, symbol), orjson.dumps(entry),
+                                  px=max(1, int(ttl_s * 1000)))
+        except (RedisError, OSError) as exc:
+            self._failed(exc, "set")
+
+    async def stats(self) -> dict[str, dict[str, float]] | None:
+        """Hits, misses and ratio per type as every replica counted them; None without Redis."""
+        if not self.available:
+            return None
+        try:
+            raw = await self._redis.hgetall(self._k("stats"))
+        except (RedisError, OSError) as exc:
+            self._failed(exc, "stats")
+            return None
+        counts = {k.decode(): int(v) for k, v in raw.items()}
+        out: dict[str, dict[str, float]] = {}
+        for data_type in DATA_TYPES:
+            hits = counts.get(f"{data_type}:hits", 0)
+            misses = counts.get(f"{data_type}:misses", 0)
+            out[data_type] = {"hits": hits, "misses": misses,
+                              "ratio": round(hits / (hits + misses), 4) if hits + misses else 0.0}
+        return out
+
+    # -- single flight --------------------------------------------------------------------
+
+    async def single_flight(
+        self, data_type: str, symbol: str,
+        produce: Callable[[], Awaitable[tuple[Entry, float]]],
+    ) -> tuple[Entry, bool]:
+        """The entry for the key, fetched at most once at a time across replicas.
+
+        `produce` fetches and returns (entry, ttl); it is called only by the leader. Returns
+        (entry, produced_here). Raises what `produce` raised (leader) or LeaderFailed (waiter).
+        """
+        name = f"{data_type}:{symbol}"
+        pending = self._local.get(name)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[tuple[Entry, bool]] = asyncio.get_running_loop().create_future()
+        self._local[name] = future
+        try:
+            result = await self._across_replicas(data_type, symbol, produce)
+        except BaseException as exc:
+            future.set_exception(exc)
+            # Nobody may be waiting; retrieve it so asyncio does not log it as lost.
+            future.exception()
+            raise
+        else:
+            future.set_result((result[0], False))
+            return result
+        finally:
+            self._local.pop(name, None)
+
+    async def _across_replicas(self, data_type: str, symbol: str,
+                               produce: Callable[[], Awaitable[tuple[Entry, float]]]
+                               ) -> tuple[Entry, bool]:
+        lock = self._k("lock", data_type, symbol)
+        value_key = self._k("v", data_type, symbol)
+        fail_key = self._k("fail", data_type, symbol)
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + self._s.singleflight_wait_s
+        while True:
+            if not self.available:
+                return await self._lead(data_type, symbol, produce, lock=None, token=token)
+            try:
+                got = await self._redis.set(lock, token, nx=True,
+                                            px=int(self._s.singleflight_lock_ttl_s * 1000))
+            except (RedisError, OSError) as exc:
+                self._failed(exc, "lock")
+                continue
+            if got:
+                # Filled between our miss and our lock: no second provider call.
+                existing = await self.peek(data_type, symbol)
+                if existing is not None:
+                    await self._unlock(lock, token)
+                    return existing, False
+                return await self._lead(data_type, symbol, produce, lock=lock, token=token)
+            metrics.SINGLEFLIGHT_WAITS.labels(data_type).inc()
+            poll = self._s.singleflight_poll_s
+            while time.monotonic() < deadline:
+                await asyncio.sleep(poll)
+                poll = min(poll * 1.5, 0.25)
+                try:
+                    value, failure, holder = await (
+                        self._redis.pipeline(transaction=False)
+                        .get(value_key).get(fail_key).exists(lock).execute())
+                except (RedisError, OSError) as exc:
+                    self._failed(exc, "wait")
+                    break
+                if value is not None:
+                    return orjson.loads(value), False
+                if failure is not None:
+                    raise LeaderFailed(orjson.loads(failure))
+                if not holder:
+                    break  # the leader died without an answer: try to lead
+            else:
+                log.warning("singleflight_wait_timeout", data_type=data_type, symbol=symbol)
+                metrics.SINGLEFLIGHT_TIMEOUTS.labels(data_type).inc()
+                return await self._lead(data_type, symbol, produce, lock=None, token=token)
+
+    async def _lead(self, data_type: str, symbol: str,
+                    produce: Callable[[], Awaitable[tuple[Entry, float]]], *,
+                    lock: str | None, token: str) -> tuple[Entry, bool]:
+        try:
+            entry, ttl_s = await produce()
+        except Exception as exc:
+            if lock is not None:
+                marker = {"error": getattr(exc, "code", type(exc).__name__),
+                          "detail": str(exc)[:500]}
+                try:
+                    await self._redis.set(self._k("fail", data_type, symbol),
+                                          orjson.dumps(marker),
+                                          px=int(self._s.singleflight_failure_ttl_s * 1000))
+                except (RedisError, OSError) as redis_exc:
+                    self._failed(redis_exc, "fail-marker")
+                await self._unlock(lock, token)
+            raise
+        await self.store(data_type, symbol, entry, ttl_s=ttl_s)
+        if lock is not None:
+            await self._unlock(lock, token)
+        return entry, True
+
+    async def _unlock(self, lock: str, token: str) -> None:
+        if not self.available:
+            return
+        try:
+            await self._release(keys=[lock], args=[token])
+        except (RedisError, OSError) as exc:
+            self._failed(exc, "unlock")
+
+    # -- provider state -------------------------------------------------------------------
+
+    async def throttled_for(self, provider: str) -> float:
+        """Seconds left in the provider's throttle window (0 when it may be called)."""
+        if not self.available:
+            return 0.0
+        try:
+            left = await self._redis.pttl(self._k("throttled", provider))
+        except (RedisError, OSError) as exc:
+            self._failed(exc, "throttle-get")
+            return 0.0
+        return left / 1000 if left and left > 0 else 0.0
+
+    async def mark_throttled(self, provider: str, *, window: str | None,
+                             retry_after: float | None) -> float:
+        seconds = throttle_seconds(window, retry_after)
+        if self.available:
+            try:
+                await self._redis.set(self._k("throttled", provider), window or "unknown",
+                                      px=int(seconds * 1000))
+            except (RedisError, OSError) as exc:
+                self._failed(exc, "throttle-set")
+        return seconds
+
+    async def take_budget(self, provider: str, cost: int) -> str | None:
+        """Counts `cost` calls against the provider's limits; the exhausted window, or None."""
+        limits = self._s.rate_limits(provider)
+        if not limits or not self.available:
+            return None
+        now = int(time.time())
+        keys, args = [], [str(cost)]
+        for window, limit in limits.items():
+            size = WINDOW_SECONDS[window]
+            keys.append(self._k("rate", provider, window, str(now // size)))
+            args += [str(limit), str(size + 1)]
+        try:
+            over = await self._take(keys=keys, args=args)
+        except (RedisError, OSError) as exc:
+            self._failed(exc, "rate")
+            return None
+        return list(limits)[int(over) - 1] if over else None
+
+
+def throttle_seconds(window: str | None, retry_after: float | None) -> float:
+    """How long to leave a throttled provider alone."""
+    if retry_after and retry_after > 0:
+        return min(float(retry_after), 86400.0)
+    if window == "second":
+        return 2.0
+    if window == "day":
+        now = datetime.now(UTC)
+        midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        return max(60.0, (midnight - now).total_seconds())
+    return 60.0
