@@ -88,12 +88,12 @@ async def test_malformed_json_is_a_422_problem_not_a_500(gateway):
 
 
 async def test_validation_problem_lists_each_field(gateway):
-    response = await gateway.post("/api/auth/register", json={"email": "nope", "password": "x"})
+    response = await gateway.post("/api/auth/register", json={"email": "nope", "name": 7})
     assert response.status_code == 422
     body = response.json()
     fields = {e["field"]: e["rule"] for e in body["errors"]}
-    assert set(fields) == {"email", "password"}
-    assert fields["password"] == "string_too_short"
+    assert set(fields) == {"email", "password", "name"}
+    assert fields["password"] == "missing"
     assert "Traceback" not in response.text
 
 

@@ -1,7 +1,19 @@
-"""The auth schema: users, outbox (sessions, tokens and keys come with the auth issue)."""
+"""The auth schema: users, sessions, refresh tokens, signing keys, system config, outbox."""
 
-from sqlalchemy import Boolean, Column, DateTime, MetaData, Table, Text, func, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from epv_common.events.outbox import outbox_table
 
@@ -19,6 +31,51 @@ users = Table(
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_users_created", "created_at", "id"),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), ForeignKey(users.c.id, ondelete="CASCADE"),
+           nullable=False),
+    Column("device", Text),
+    Column("address", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("end_reason", Text),
+    Index("ix_sessions_user_open", "user_id", postgresql_where=text("ended_at IS NULL")),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens", metadata,
+    # SHA-256 of the token: a database leak yields nothing a client could present.
+    Column("token_hash", LargeBinary, primary_key=True),
+    Column("session_id", UUID(as_uuid=True), ForeignKey(sessions.c.id, ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("issued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+)
+
+signing_keys = Table(
+    "signing_keys", metadata,
+    Column("kid", Text, primary_key=True),
+    Column("algorithm", Text, nullable=False),
+    # nonce || AES-GCM(private key PKCS#8 DER), the kid as associated data.
+    Column("private_key_encrypted", LargeBinary, nullable=False),
+    Column("public_jwk", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("retired_at", DateTime(timezone=True)),
+)
+
+system_config = Table(
+    "system_config", metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", JSONB),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_by", UUID(as_uuid=True)),
 )
 
 outbox = outbox_table(metadata)

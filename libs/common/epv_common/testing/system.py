@@ -137,6 +137,9 @@ class System:
             "EPV_AMQP_PREFIX": self.amqp_prefix,
             "EPV_INTERNAL_TOKEN": INTERNAL_TOKEN,
             "EPV_OUTBOX_POLL_INTERVAL_S": "0.5",
+            # Short login locks, so a test can see a lock lift; production waits 15 s to 15 min.
+            "EPV_LOGIN_LOCK_BASE_S": "2",
+            "EPV_LOGIN_LOCK_MAX_S": "4",
             "PYTHONUNBUFFERED": "1",
         })
         env.update(self.extra_env)

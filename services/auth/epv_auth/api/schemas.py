@@ -1,19 +1,39 @@
-"""API models of the auth service."""
+"""API models of the auth service (never a password or hash on the way out)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+RoleName = Literal["ANALYST", "SENIOR_ANALYST", "MANAGER", "ADMIN", "SUPER_ADMIN"]
+
+# Generous bounds only: the policy (12–128, common list, email) is checked by the service, so
+# each broken rule comes back named. This cap just stops absurd bodies before bcrypt.
+PasswordField = Field(max_length=1024)
 
 
 class RegisterRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
-    password: str = Field(min_length=12, max_length=128)
+    password: str = PasswordField
     name: str | None = Field(None, max_length=200)
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=1, max_length=320)
+    password: str = PasswordField
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str | None = Field(None, max_length=256)
 
 
 class UserRead(BaseModel):
@@ -24,3 +44,68 @@ class UserRead(BaseModel):
     role: str
     active: bool
     created_at: datetime
+    updated_at: datetime
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    user: UserRead
+
+
+class MeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=200)
+    organization: str | None = Field(None, max_length=200)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = PasswordField
+    new_password: str = PasswordField
+
+
+class SessionRead(BaseModel):
+    id: uuid.UUID
+    device: str | None
+    address: str | None
+    created_at: datetime
+    last_seen_at: datetime
+    current: bool
+
+
+class UserPage(BaseModel):
+    items: list[UserRead]
+    next_cursor: str | None = None
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool | None = None
+    role: RoleName | None = None
+
+
+class ConfigEntry(BaseModel):
+    key: str
+    value: Any
+    type: str
+    nullable: bool
+    minimum: int | None
+    maximum: int | None
+    description: str
+
+
+class ConfigValue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: Any
+
+
+class KeyRotation(BaseModel):
+    kid: str
+    previous_kid: str | None

@@ -6,7 +6,15 @@ Revises:
 
 from alembic import op
 
-from epv_auth.models import SCHEMA, users, outbox
+from epv_auth.models import (
+    SCHEMA,
+    outbox,
+    refresh_tokens,
+    sessions,
+    signing_keys,
+    system_config,
+    users,
+)
 from epv_common.events.outbox import outbox_notify_ddl
 
 revision = "0001"
@@ -14,7 +22,7 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-TABLES = (users, outbox,)
+TABLES = (users, sessions, refresh_tokens, signing_keys, system_config, outbox)
 
 
 def upgrade() -> None:

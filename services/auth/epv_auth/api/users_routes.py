@@ -1,0 +1,32 @@
+"""Thin handlers of /api/users: the user lifecycle for MANAGER+ (list) and ADMIN+ (change)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from epv_auth import users
+from epv_auth.api.deps import AuthDep
+from epv_auth.api.schemas import RoleName, UserPage, UserRead, UserUpdate
+from epv_common.deps import PageDep, require_role
+from epv_common.identity import Principal, Role
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+
+
+@router.get("", response_model=UserPage)
+async def list_users(
+    auth: AuthDep, page: PageDep, principal: Annotated[Principal, require_role(Role.MANAGER)],
+    role: RoleName | None = None, active: bool | None = None,
+    email: Annotated[str | None, Query(max_length=320, description="Substring")] = None,
+) -> dict:
+    result = await users.list_users(auth, page, role=role, active=active, email=email)
+    return {"items": result.items, "next_cursor": result.next_cursor}
+
+
+@router.patch("/{user_id}", response_model=UserRead)
+async def update_user(user_id: str, body: UserUpdate, auth: AuthDep,
+                      principal: Annotated[Principal, require_role(Role.ADMIN)]) -> dict:
+    return await users.update_user(auth, principal, user_id, active=body.active,
+                                   role=Role[body.role] if body.role else None)
