@@ -16,7 +16,7 @@ class Settings(ServiceSettings, TokenSettings):
     upstream_connect_timeout_s: float = Field(2.0, gt=0)
     upstream_pool_size: int = Field(200, ge=1)
     openapi_cache_s: float = Field(30.0, ge=0)
-    jwks_min_refetch_s: float = Field(5.0, ge=0)
+    jwks_min_refetch_s: float = Field(1.0, ge=0, le=30)
     token_cache_size: int = Field(10_000, ge=0)
     rate_limit_address_per_s: float = Field(100.0, gt=0)
     rate_limit_address_burst: int = Field(200, ge=1)

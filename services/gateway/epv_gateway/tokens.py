@@ -1,6 +1,8 @@
 """Access-token verification at the gateway: RS256 pinned, exp/iss/aud checked, keys from the
 auth service's JWKS, fetched again for an unknown `kid` (key rotation) at most once per
-interval, so a flood of made-up kids cannot turn into a flood of JWKS fetches.
+interval: a request meeting an unknown kid just after a fetch waits out the rest of the
+interval and shares the next fetch, so a new key is learnt within one interval while a flood
+of made-up kids still costs at most one JWKS fetch per interval.
 
 Header parameters that point elsewhere (`jku`, `x5u`, `jwk`) are never read: the only keys are
 the JWKS's. A token verified once is cached (bounded, never past its `exp`); the revocation
@@ -58,9 +60,13 @@ class JwksKeys:
         key = self._keys.get(kid)
         if key is not None:
             return key
+        arrived = time.monotonic()
         async with self._lock:
             key = self._keys.get(kid)
-            if key is None and time.monotonic() - self._fetched_at >= self.min_refetch_s:
+            if key is None and self._fetched_at < arrived:
+                wait = self.min_refetch_s - (time.monotonic() - self._fetched_at)
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 await self._refresh()
                 key = self._keys.get(kid)
         return key

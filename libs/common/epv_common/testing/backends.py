@@ -23,6 +23,11 @@ class Backends:
         return parts.hostname or "127.0.0.1", parts.port or 5432
 
     @property
+    def redis_host_port(self) -> tuple[str, int]:
+        parts = urlsplit(self.redis_url)
+        return parts.hostname or "127.0.0.1", parts.port or 6379
+
+    @property
     def amqp_host_port(self) -> tuple[str, int]:
         parts = urlsplit(self.amqp_url)
         return parts.hostname or "127.0.0.1", parts.port or 5672

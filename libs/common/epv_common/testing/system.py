@@ -36,6 +36,8 @@ from epv_common.testing.tcpproxy import TcpProxy, free_port
 SERVICES = ("auth", "cases", "audit", "marketdata", "gateway")
 DB_SERVICES = ("auth", "cases", "audit", "marketdata")
 INTERNAL_TOKEN = "test-internal-token"
+BOOTSTRAP_ADMIN_EMAIL = "root-admin@epv.test"
+BOOTSTRAP_ADMIN_PASSWORD = "Bootstrap-Admin-Pass-1"
 START_TIMEOUT_S = 90.0
 
 
@@ -99,6 +101,7 @@ class System:
     extra_env: dict[str, str] = field(default_factory=dict)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     amqp_proxies: dict[str, TcpProxy] = field(default_factory=dict)
+    redis_proxies: dict[str, TcpProxy] = field(default_factory=dict)
 
     @property
     def database(self) -> str:
@@ -140,6 +143,10 @@ class System:
             # Short login locks, so a test can see a lock lift; production waits 15 s to 15 min.
             "EPV_LOGIN_LOCK_BASE_S": "2",
             "EPV_LOGIN_LOCK_MAX_S": "4",
+            "EPV_BOOTSTRAP_ADMIN_EMAIL": BOOTSTRAP_ADMIN_EMAIL,
+            "EPV_BOOTSTRAP_ADMIN_PASSWORD": BOOTSTRAP_ADMIN_PASSWORD,
+            # Tests act as the load balancer in front of the gateway: they choose the address.
+            "EPV_TRUSTED_PROXY_HOPS": "1",
             "PYTHONUNBUFFERED": "1",
         })
         env.update(self.extra_env)
@@ -156,6 +163,10 @@ class System:
             if proxy is not None:
                 env["EPV_AMQP_URL"] = with_host_port(self.backends.amqp_url, "127.0.0.1",
                                                      proxy.port)
+        redis_proxy = self.redis_proxies.get(name)
+        if redis_proxy is not None:
+            env["EPV_REDIS_URL"] = with_host_port(self.backends.redis_url, "127.0.0.1",
+                                                  redis_proxy.port)
         return env
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -166,6 +177,8 @@ class System:
         host, port = self.backends.amqp_host_port
         for name in DB_SERVICES:
             self.amqp_proxies[name] = TcpProxy(host, port).start()
+        redis_host, redis_port = self.backends.redis_host_port
+        self.redis_proxies["gateway"] = TcpProxy(redis_host, redis_port).start()
         migrations = [
             await asyncio.create_subprocess_exec(
                 sys.executable, "-m", f"epv_{name}", "migrate", env=self.service_env(name),
@@ -214,7 +227,7 @@ class System:
     async def stop(self) -> None:
         for svc in self.services.values():
             svc.stop()
-        for proxy in self.amqp_proxies.values():
+        for proxy in [*self.amqp_proxies.values(), *self.redis_proxies.values()]:
             proxy.stop()
         await self.cleanup()
 
