@@ -7,11 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import events_pipeline, gateway_hop
+from bench import auth_gateway, events_pipeline, gateway_hop
 
 HERE = Path(__file__).parent
 SCRIPTS = {"engine": HERE / "bench_engine.py", "auditchain": HERE / "bench_auditchain_verify.py"}
-ASYNC = {"events": events_pipeline.run, "gateway": gateway_hop.run}
+ASYNC = {"events": events_pipeline.run, "gateway": gateway_hop.run, "auth": auth_gateway.run}
 
 
 def main(argv: list[str]) -> int:

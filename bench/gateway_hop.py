@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,14 +18,15 @@ from epv_common.testing.backends import local_backends
 from epv_common.testing.system import System
 
 SECONDS = 10
+UNLIMITED = {"EPV_RATE_LIMIT_ADDRESS_PER_S": "1000000", "EPV_RATE_LIMIT_ADDRESS_BURST": "1000000"}
 
 
 @contextlib.asynccontextmanager
-async def running_system() -> AsyncIterator[System]:
+async def running_system(extra_env: dict[str, str] | None = None) -> AsyncIterator[System]:
     sut = System(
         backends=local_backends(),
         workdir=Path(tempfile.mkdtemp(prefix="epv-bench-")),
-        extra_env={"EPV_LOG_LEVEL": "WARNING"},
+        extra_env={"EPV_LOG_LEVEL": "WARNING", **(extra_env or {})},
     )
     try:
         await sut.prepare()
@@ -58,12 +58,12 @@ async def compare(
 
 
 async def run() -> dict:
-    async with running_system() as sut:
-        # Anonymous GET of a case: the service's full stack answers (401 problem) both ways.
-        path = f"/api/cases/{uuid.uuid4()}"
-        figures = {"path": f"GET {path} (anonymous: 401 problem from the cases service)"}
+    async with running_system(extra_env=UNLIMITED) as sut:
+        # A public GET: the gateway proxies it with no token check (the bare hop).
+        path = "/.well-known/jwks.json"
+        figures = {"path": f"GET {path} (public: the bare proxy hop, answered by auth)"}
         for connections in (16, 64):
-            figures[f"c{connections}"] = await compare(sut, path, service="cases", connections=connections)
+            figures[f"c{connections}"] = await compare(sut, path, service="auth", connections=connections)
     report("gateway_hop", figures)
     return figures
 

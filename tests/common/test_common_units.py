@@ -111,3 +111,16 @@ def test_default_secrets_are_refused_outside_development():
     with pytest.raises(ValidationError, match="EPV_INTERNAL_TOKEN"):
         ServiceSettings(environment="production")
     assert ServiceSettings(environment="production", internal_token="a-real-secret").is_dev is False
+
+
+def test_an_extension_member_may_be_called_code():
+    import orjson
+
+    from epv_common.problems import problem_response
+
+    response = problem_response(422, "insufficient-history", "Invalid input", "Too few years.",
+                                code="INSUFFICIENT_HISTORY", field="fiscal_years")
+    body = orjson.loads(response.body)
+    assert body["type"].endswith("/insufficient-history")
+    assert (body["code"], body["field"], body["status"]) == ("INSUFFICIENT_HISTORY",
+                                                             "fiscal_years", 422)

@@ -69,8 +69,10 @@ def problem_type(code: str) -> str:
 
 
 def problem_body(
-    *, status: int, code: str, title: str, detail: str, instance: str | None = None, **ext: Any
+    status: int, code: str, title: str, detail: str, /, *, instance: str | None = None, **ext: Any
 ) -> dict[str, Any]:
+    """The problem document. The four core members are positional-only, so an extension member
+    may itself be called `code` or `title` (the engine's 422 carries a `code`)."""
     body: dict[str, Any] = {
         "type": problem_type(code),
         "title": title,
@@ -84,10 +86,10 @@ def problem_body(
 
 
 def problem_response(
-    *, status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None,
+    status: int, code: str, title: str, detail: str, /, *, headers: dict[str, str] | None = None,
     instance: str | None = None, **ext: Any,
 ) -> Response:
-    body = problem_body(status=status, code=code, title=title, detail=detail, instance=instance, **ext)
+    body = problem_body(status, code, title, detail, instance=instance, **ext)
     return Response(
         orjson.dumps(body), status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
     )
@@ -95,7 +97,7 @@ def problem_response(
 
 def http_problem(status: int, detail: str, *, headers: dict[str, str] | None = None, **ext) -> Response:
     code, title = HTTP_CODES.get(status, ("error", "Error"))
-    return problem_response(status=status, code=code, title=title, detail=detail, headers=headers, **ext)
+    return problem_response(status, code, title, detail, headers=headers, **ext)
 
 
 def field_errors_from_pydantic(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -126,7 +128,7 @@ async def _epv_error(request: Request, exc: errors.EpvError) -> Response:
     if isinstance(exc, errors.NotAuthenticated):
         headers["WWW-Authenticate"] = "Bearer"
     return problem_response(
-        status=status, code=exc.code, title=exc.title, detail=exc.detail,
+        status, exc.code, exc.title, exc.detail,
         instance=request.url.path, headers=headers, **exc.extensions(),
     )
 
@@ -134,8 +136,8 @@ async def _epv_error(request: Request, exc: errors.EpvError) -> Response:
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     field_errors = field_errors_from_pydantic(list(exc.errors()))
     return problem_response(
-        status=422, code="validation-error", title="Invalid input",
-        detail=f"The request breaks {len(field_errors)} rule(s).",
+        422, "validation-error", "Invalid input",
+        f"The request breaks {len(field_errors)} rule(s).",
         instance=request.url.path, errors=field_errors,
     )
 

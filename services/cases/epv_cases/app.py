@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from epv_cases import __version__
+from epv_cases.api import analyses_routes
 from epv_cases.api.routes import migrate_router, router
 from epv_cases.events import HANDLERS
 from epv_cases.models import SCHEMA, inbox, outbox
@@ -22,7 +23,8 @@ def create_app(settings: Settings) -> FastAPI:
                 consumer="cases", settings=s, uow_factory=rt.uow, inbox=inbox,
                 handlers=HANDLERS)])
 
-    return create_service_app(
+    app = create_service_app(
         settings, title="EPV cases", version=__version__,
         description="Valuation cases, versions, sharing, analyses and the legacy import.",
-        start=start, routers=[router, migrate_router])
+        start=start, routers=[router, analyses_routes.router, migrate_router])
+    return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from epv_cases.figures import HEADLINE
 from epv_cases.repository import UserDirectory
 from epv_common.db import UnitOfWork
 from epv_common.events.envelope import CloudEvent, new_event
@@ -83,6 +84,24 @@ def case_privileged_read(case: dict[str, Any], *, actor_id: str, role: str, what
     """An ADMIN+ read of a case they neither own nor share: a security event for the audit."""
     return _case_event("case.privileged_read", case, actor_id=actor_id, role=role, read=what,
                        security=True)
+
+
+def analysis_completed(analysis: dict[str, Any], *, actor_id: str) -> CloudEvent:
+    """The headline figures only: a subscriber that wants the rest reads the analysis."""
+    figures = analysis["figures"] or {}
+    headline = {name: figures[name] for name in HEADLINE if name in figures}
+    return new_event("analysis.completed", source=SOURCE, subject=str(analysis["id"]),
+                     actor_id=actor_id,
+                     data={"analysis_id": str(analysis["id"]),
+                           "case_id": str(analysis["case_id"]),
+                           "owner_id": str(analysis["owner_id"]),
+                           "case_version": analysis["case_version"],
+                           "origin": {"kind": analysis["origin_kind"],
+                                      "name": analysis["origin"],
+                                      "version": analysis["origin_version"]},
+                           "method_version": analysis["method_version"],
+                           "engine_version": analysis["engine_version"],
+                           "status": analysis["status"], **headline})
 
 
 def migration_completed(*, import_id: uuid.UUID, owner_id: uuid.UUID, actor_id: str,

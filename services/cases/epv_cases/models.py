@@ -88,7 +88,10 @@ comments = Table(
     Index("ix_comments_case_created", "case_id", "created_at", "id"),
 )
 
-# Stored analyses. Legacy ones keep the old app's output as given (never recomputed).
+# Stored analyses, each self-contained so it can be read back and re-checked years later:
+# the inputs it ran on, the versions of the method and of the code, every figure. Legacy ones
+# keep the old app's output as given (never recomputed). `origin` is the analyser's name
+# (`epv-engine`, an agent's name, `legacy-agent:<agentType>`, `legacy-epv-pro`).
 analyses = Table(
     "analyses", metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
@@ -98,7 +101,11 @@ analyses = Table(
     Column("case_version", Integer),
     Column("origin_kind", Text, nullable=False),
     Column("origin", Text, nullable=False),
+    Column("origin_version", Text),
     Column("method_version", Text),
+    Column("engine_version", Text),
+    Column("resolved_assumptions", JSONB),
+    Column("created_by", UUID(as_uuid=True)),
     Column("status", Text, nullable=False, server_default="ok"),
     Column("figures", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("output", JSONB),
@@ -108,7 +115,7 @@ analyses = Table(
     Column("legacy_key", Text),
     Column("import_id", UUID(as_uuid=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Index("ix_analyses_case", "case_id", "created_at"),
+    Index("ix_analyses_case", "case_id", text("created_at DESC"), text("id DESC")),
     Index("ux_analyses_owner_legacy_key", "owner_id", "legacy_key", unique=True,
           postgresql_where=text("legacy_key IS NOT NULL")),
 )

@@ -54,7 +54,7 @@ async def admit(request: Request, state: GatewayState, *, address: str
             verified = await state.verifier.verify(token)
         except InvalidToken as exc:
             return problem_response(
-                status=401, code=exc.code, title=exc.title, detail=exc.detail,
+                401, exc.code, exc.title, exc.detail,
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     try:
         verdict = await state.guard.check(
@@ -68,8 +68,7 @@ async def admit(request: Request, state: GatewayState, *, address: str
         return http_problem(503, "Sessions cannot be checked right now; try again shortly.")
     if verdict.revoked:
         return problem_response(
-            status=401, code="session-ended", title="Session ended",
-            detail="This session has ended; log in again.",
+            401, "session-ended", "Session ended", "This session has ended; log in again.",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     limit_headers = {"RateLimit-Limit": str(verdict.limit),
                      "RateLimit-Remaining": str(max(0, verdict.remaining))}

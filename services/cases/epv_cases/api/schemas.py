@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class CaseStatus(StrEnum):
@@ -182,3 +182,155 @@ class LegacyImportReport(BaseModel):
     ignored_keys: list[str]
     case_ids: dict[str, uuid.UUID] = Field(default_factory=dict)
     """Idempotency key of each case created by this import -> its new id."""
+
+
+# -- analyses -------------------------------------------------------------------------------------
+
+class EngineOrigin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["engine"]
+
+
+class AgentOrigin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["agent"]
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/\-]*$")
+    version: str = Field(min_length=1, max_length=50)
+
+
+class AnalysisWarning(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=100)
+    field: str | None = Field(None, max_length=500)
+
+
+_AGENT_ONLY = ("figures", "inputs", "warnings", "method_version", "run_at")
+
+
+class AnalysisCreate(BaseModel):
+    """One endpoint, two kinds of analysis, told apart by `origin.kind`: without an origin (or
+    with kind `engine`) the engine runs on the case; with kind `agent` the body carries an
+    agent's own result, stored as given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case_version: int | None = Field(None, ge=1, description="default: the current version")
+    share_price: float | None = Field(
+        None, allow_inf_nan=False,
+        description="engine only: replaces assumptions.current_share_price for the margin of "
+                    "safety, and is stored in the analysis' inputs")
+    origin: Annotated[EngineOrigin | AgentOrigin, Field(discriminator="kind")] | None = None
+    figures: dict[str, Any] | None = Field(
+        None, description="agent only: figures of epv-method.md section 11 by name, and the "
+                          "agent's own under the `x_` prefix")
+    inputs: dict[str, Any] | None = Field(None, description="agent only: what it analysed")
+    warnings: list[AnalysisWarning] | None = Field(None, max_length=200)
+    method_version: str | None = Field(None, max_length=50)
+    run_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_the_kind(self) -> AnalysisCreate:
+        if isinstance(self.origin, AgentOrigin):
+            if self.figures is None:
+                raise ValueError("an agent's analysis needs `figures`")
+            if self.share_price is not None:
+                raise ValueError("`share_price` applies to engine runs only")
+        else:
+            given = [f for f in _AGENT_ONLY if getattr(self, f) is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only for origin.kind = agent; the engine "
+                                 "computes its own")
+        return self
+
+
+class AnalysisOrigin(BaseModel):
+    kind: Literal["engine", "agent", "legacy"]
+    name: str
+    version: str | None = None
+
+
+class AnalysisSummary(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    case_version: int | None
+    origin: AnalysisOrigin
+    method_version: str | None
+    engine_version: str | None
+    status: str
+    warnings: list[dict[str, Any]]
+    headline: dict[str, Any]
+    """epv_operations, epv_equity, epv_per_share, margin_of_safety where the analysis has them
+    (a legacy one: enterprise_value, equity_value)."""
+    run_at: datetime | None
+    created_by: uuid.UUID | None
+    created_at: datetime
+
+
+class AnalysisPage(BaseModel):
+    items: list[AnalysisSummary]
+    next_cursor: str | None = None
+
+
+class AnalysisRead(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    case_version: int | None
+    origin: AnalysisOrigin
+    method_version: str | None
+    engine_version: str | None
+    status: str
+    warnings: list[dict[str, Any]]
+    figures: dict[str, Any]
+    inputs: Any
+    resolved_assumptions: dict[str, Any] | None
+    output: Any = None
+    """A legacy or agent result's own output, kept as given."""
+    run_at: datetime | None
+    created_by: uuid.UUID | None
+    created_at: datetime
+
+
+class FigureDifference(BaseModel):
+    figure: str
+    stored: Any
+    now: Any
+    within_tolerance: bool
+
+
+class RecheckVersions(BaseModel):
+    method_version: str | None
+    engine_version: str | None
+    status: str
+    error: dict[str, Any] | None = None
+
+
+class AnalysisRecheck(BaseModel):
+    analysis_id: uuid.UUID
+    case_id: uuid.UUID
+    stored: RecheckVersions
+    now: RecheckVersions
+    reproduced: bool
+    """Same status, every figure within the reference's tolerance, the same engine warnings."""
+    differences: list[FigureDifference]
+    """Every figure not exactly as stored (tolerance per epv-method.md section 12)."""
+    warnings: dict[str, list[dict[str, Any]]]
+    """`only_stored` / `only_now` (the section-15 mapping's LEGACY_* warnings left out)."""
+
+
+class PathDifference(BaseModel):
+    path: str
+    a: Any
+    b: Any
+    change: Literal["changed", "added", "removed"]
+
+
+class AnalysisComparison(BaseModel):
+    case_id: uuid.UUID
+    a: AnalysisSummary
+    b: AnalysisSummary
+    inputs: list[PathDifference]
+    figures: list[PathDifference]
+    warnings: dict[str, list[dict[str, Any]]]
