@@ -1,7 +1,9 @@
-"""The audit schema: the hash-chained entries, the chain head, checkpoints, outbox and inbox.
+"""The audit schema: the hash-chained entries, the chain head, signed checkpoints, the keys that
+signed them, retention cuts, outbox and inbox.
 
 The runtime role may INSERT and SELECT entries, never UPDATE or DELETE them (bootstrap grants);
-only the one-row chain head and the outbox are updatable.
+only the one-row chain head and the outbox are updatable. Entries leave only through
+`apply_retention`, a SECURITY DEFINER function of the owner role (see the migration).
 """
 
 from sqlalchemy import (
@@ -9,11 +11,13 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    DateTime,
     Index,
     Integer,
     MetaData,
     Table,
     Text,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSON, UUID
@@ -49,6 +53,7 @@ entries = Table(
     Index("ix_entries_entity", "entity_id", "seq"),
     Index("ix_entries_action", "action", "seq"),
     Index("ix_entries_security", "seq", postgresql_where=text("security")),
+    Index("ix_entries_occurred", "occurred_at", "seq"),
 )
 
 chain_head = Table(
@@ -56,7 +61,40 @@ chain_head = Table(
     Column("id", Integer, primary_key=True),
     Column("seq", BigInteger, nullable=False),
     Column("hash", Text, nullable=False),
+    # The last signed checkpoint, and the last entry that is not itself a checkpoint notice: a
+    # checkpoint is due only for such entries, else each notice would call for the next one.
+    Column("checkpoint_seq", BigInteger, nullable=False, server_default=text("0")),
+    Column("checkpoint_at", DateTime(timezone=True)),
+    Column("content_seq", BigInteger, nullable=False, server_default=text("0")),
     CheckConstraint("id = 1", name="single_head"),
+)
+
+checkpoints = Table(
+    "checkpoints", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("head_hash", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("key_id", Text, nullable=False),
+    Column("signature", Text, nullable=False),
+)
+
+# Every key that ever signed a checkpoint stays here, so old checkpoints still verify after a
+# rotation (GET /api/audit/keys lists them all).
+signing_keys = Table(
+    "signing_keys", metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("public_key", Text, nullable=False),  # base64url of the 32 raw bytes (the JWK x)
+    Column("first_used_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Written only by apply_retention: where the chain now starts (after the entry at cut_seq).
+retention_cuts = Table(
+    "retention_cuts", metadata,
+    Column("cut_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("head_hash", Text, nullable=False),
+    Column("cutoff", DateTime(timezone=True), nullable=False),
+    Column("deleted", BigInteger, nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 outbox = outbox_table(metadata)
