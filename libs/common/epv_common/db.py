@@ -7,7 +7,8 @@ A use case opens `async with uow:`, works through `uow.session`, records its eve
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, Self
 
 from sqlalchemy import Table
@@ -30,7 +31,9 @@ def create_engine(settings: PostgresSettings, dsn: str, *, application_name: str
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout. A connection that died is
+        # invalidated on its first error and the pool replaces it; recycle bounds their age.
+        pool_recycle=1800,
         connect_args={
             "server_settings": {
                 "application_name": application_name,
@@ -43,8 +46,9 @@ def create_engine(settings: PostgresSettings, dsn: str, *, application_name: str
 
 class UnitOfWork:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], outbox: Table,
-                 *, source: str) -> None:
+                 *, source: str, reader: async_sessionmaker[AsyncSession] | None = None) -> None:
         self._sessionmaker = sessionmaker
+        self._reader = reader or sessionmaker
         self._outbox = outbox
         self.source = source
         self.session: AsyncSession
@@ -60,6 +64,13 @@ class UnitOfWork:
             await self.session.rollback()
         finally:
             await self.session.close()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads that need no transaction: it runs in autocommit, so a query
+        is one round trip instead of BEGIN, query, ROLLBACK. Nothing here is ever committed."""
+        async with self._reader() as session:
+            yield session
 
     def record(self, event: CloudEvent) -> None:
         """Queues an event; it is written to the outbox by commit, in the same transaction."""
@@ -89,15 +100,21 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
 def uow_factory(sessionmaker: async_sessionmaker[AsyncSession], outbox: Table,
-                *, source: str) -> UnitOfWorkFactory:
+                *, source: str, reader: async_sessionmaker[AsyncSession] | None = None
+                ) -> UnitOfWorkFactory:
     def make() -> UnitOfWork:
-        return UnitOfWork(sessionmaker, outbox, source=source)
+        return UnitOfWork(sessionmaker, outbox, source=source, reader=reader)
 
     return make
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def make_reader(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the same pool in autocommit mode, for UnitOfWork.reading()."""
+    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
 def as_dict(row: Any) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""FastAPI dependencies every service shares, as Annotated aliases."""
+"""FastAPI dependencies every service shares, as Annotated aliases.
+
+All are `async def`: FastAPI runs a plain `def` dependency in its thread pool, and that
+hand-off cost more than the whole query of a simple read.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +17,15 @@ from epv_common.pagination import PageParams, page_params
 from epv_common.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def get_uow(request: Request) -> UnitOfWork:
+async def get_uow(request: Request) -> UnitOfWork:
     return request.app.state.runtime.uow()
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
     principal = principal_from_headers(
         request.headers,
         internal_token=request.app.state.settings.internal_token.get_secret_value())
@@ -31,7 +35,7 @@ def get_principal(request: Request) -> Principal:
 
 
 def require_role(role: Role):
-    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not principal.at_least(role):
             raise PermissionDenied(f"This needs the {role.name} role or above.")
         return principal

@@ -30,7 +30,7 @@ class PageParams(BaseModel):
         return decode_cursor(self.cursor) if self.cursor else None
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=512, description="From next_cursor")] = None,
 ) -> PageParams:

@@ -20,7 +20,9 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from epv_common import broker, health
-from epv_common.db import UnitOfWorkFactory, create_engine, make_sessionmaker, uow_factory
+from epv_common.db import (
+    UnitOfWorkFactory, create_engine, make_reader, make_sessionmaker, uow_factory,
+)
 from epv_common.events.consumer import InboxConsumer
 from epv_common.events.relay import OutboxRelay
 from epv_common.redis import create_redis
@@ -61,8 +63,8 @@ async def start_runtime(
     sessionmaker = make_sessionmaker(engine)
     rt = Runtime(
         settings=settings, schema=schema, engine=engine, sessionmaker=sessionmaker,
-        uow=uow_factory(sessionmaker, outbox, source=settings.service_name) if outbox is not None
-        else uow_factory(sessionmaker, None, source=settings.service_name),  # type: ignore[arg-type]
+        uow=uow_factory(sessionmaker, outbox, source=settings.service_name,  # type: ignore[arg-type]
+                        reader=make_reader(engine)),
         redis=create_redis(settings) if use_redis else None,
     )
     if outbox is not None:

@@ -132,10 +132,18 @@ async def create_case(uow: UnitOfWork, principal: Principal, fields: dict[str, A
 
 
 async def get_case(uow: UnitOfWork, principal: Principal, case_id: uuid.UUID) -> dict[str, Any]:
-    async with uow:
-        seen = await _load(uow, principal, case_id, Level.READ, what="case")
-        await _commit_if_audited(uow, seen)
-    return _with_access(seen.case, seen.access)
+    # The hot read runs without a transaction; only a privileged read has something to commit.
+    async with uow.reading() as session:
+        case, share_level = await CaseRepository(session).get_with_share(
+            case_id, user_id=_uid(principal))
+    access = require(access_to(case, principal, share_level) if case else None, Level.READ,
+                     case_id=case_id)
+    if access.privileged:
+        async with uow:
+            uow.record(events.case_privileged_read(
+                case, actor_id=principal.user_id, role=principal.role.name, what="case"))
+            await uow.commit()
+    return _with_access(case, access)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +172,8 @@ def _case_after(page: PageParams) -> tuple[datetime, uuid.UUID] | None:
 
 async def list_cases(uow: UnitOfWork, principal: Principal, filters: CaseFilters,
                      page: PageParams) -> Page:
-    async with uow:
-        rows = await CaseRepository(uow.session).list_visible(
+    async with uow.reading() as session:
+        rows = await CaseRepository(session).list_visible(
             user_id=_uid(principal), scope=filters.scope, ticker=filters.ticker, q=filters.q,
             status=filters.status, updated_since=filters.updated_since, limit=page.limit,
             after=_case_after(page))
@@ -177,8 +185,8 @@ async def list_cases(uow: UnitOfWork, principal: Principal, filters: CaseFilters
 
 async def list_deleted_cases(uow: UnitOfWork, principal: Principal, page: PageParams) -> Page:
     """The caller's own soft-deleted cases that can still be restored."""
-    async with uow:
-        rows = await CaseRepository(uow.session).list_deleted(
+    async with uow.reading() as session:
+        rows = await CaseRepository(session).list_deleted(
             owner_id=_uid(principal), since=datetime.now(UTC) - RESTORE_WINDOW,
             limit=page.limit, after=_case_after(page))
     for row in rows:

@@ -10,11 +10,11 @@ from epv_auth.service import Auth, Client
 from epv_common.identity import Principal, principal_from_headers
 
 
-def get_auth(request: Request) -> Auth:
+async def get_auth(request: Request) -> Auth:
     return request.app.state.runtime.extras["auth"]
 
 
-def get_client(request: Request) -> Client:
+async def get_client(request: Request) -> Client:
     # The gateway sets X-Forwarded-For to the one address it saw; services are reachable
     # only from the internal network, so the first hop is the client's.
     forwarded = request.headers.get("x-forwarded-for", "")
@@ -23,7 +23,7 @@ def get_client(request: Request) -> Client:
                   device=request.headers.get("user-agent"))
 
 
-def get_optional_principal(request: Request) -> Principal | None:
+async def get_optional_principal(request: Request) -> Principal | None:
     return principal_from_headers(
         request.headers,
         internal_token=request.app.state.settings.internal_token.get_secret_value())

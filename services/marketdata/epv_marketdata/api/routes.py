@@ -25,7 +25,7 @@ from epv_marketdata.service import Answer, MarketData, parse_symbol
 router = APIRouter(prefix="/api/market-data", tags=["market data"])
 
 
-def get_marketdata(request: Request) -> MarketData:
+async def get_marketdata(request: Request) -> MarketData:
     return request.app.state.marketdata
 
 
