@@ -1,4 +1,9 @@
-"""Runs wrk (Debian's package) against a URL and returns requests/s and latency percentiles."""
+"""Runs wrk (Debian's package) against a URL and returns requests/s and latency percentiles.
+
+wrk drives a closed loop: each connection sends its next request when the last one answered,
+so at saturation latency is connections / throughput. `bench.paced` measures the other view,
+latency at a fixed offered rate.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +14,21 @@ import tempfile
 from pathlib import Path
 
 REPORT_LUA = """
-local headers_to_send = {}
 init = function(args)
-  for i = 1, #args, 2 do wrk.headers[args[i]] = args[i + 1] end
+  for i = 1, #args, 2 do
+    if args[i] == ":method" then wrk.method = args[i + 1]
+    elseif args[i] == ":body" then wrk.body = args[i + 1]
+    else wrk.headers[args[i]] = args[i + 1] end
+  end
 end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write("WRKJSON " .. string.format(
     '{"requests": %d, "duration_s": %.3f, "errors": %d, "non_2xx_3xx": %d, '
-    .. '"p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f}',
+    .. '"p50_ms": %.3f, "p90_ms": %.3f, "p95_ms": %.3f, "p99_ms": %.3f}',
     summary.requests, summary.duration / 1e6, e.connect + e.read + e.write + e.timeout,
     e.status, latency:percentile(50) / 1000, latency:percentile(90) / 1000,
-    latency:percentile(99) / 1000) .. "\\n")
+    latency:percentile(95) / 1000, latency:percentile(99) / 1000) .. "\\n")
 end
 """
 
@@ -32,28 +40,19 @@ def require_wrk() -> str:
     return path
 
 
-async def run_wrk(
-    url: str, *, connections: int, seconds: int = 10, threads: int = 1, headers: dict[str, str] | None = None
-) -> dict:
+async def run_wrk(url: str, *, connections: int, seconds: int = 10, threads: int = 1,
+                  headers: dict[str, str] | None = None, method: str = "GET",
+                  body: str | None = None) -> dict:
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(REPORT_LUA)
-    args = [
-        require_wrk(),
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{seconds}s",
-        "--timeout",
-        "5s",
-        "-s",
-        str(script),
-        url,
-        "--",
-    ]
+    args = [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+            "-s", str(script), url, "--", ":method", method]
+    if body is not None:
+        args += [":body", body]
     for key, value in (headers or {}).items():
         args += [key, value]
-    proc = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
+    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT)
     out, _ = await proc.communicate()
     script.unlink(missing_ok=True)
     for line in out.decode().splitlines():

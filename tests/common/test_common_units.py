@@ -54,10 +54,10 @@ def test_cursor_round_trip_and_junk_cursor_is_invalid_input():
 
 def test_page_of_uses_the_extra_row_only_to_say_there_is_more():
     page = page_of([{"n": 1}, {"n": 2}, {"n": 3}], limit=2, position_of=lambda r: {"n": r["n"]})
-    assert page.items == [{"n": 1}, {"n": 2}]
-    assert decode_cursor(page.next_cursor) == {"n": 2}
+    assert page["items"] == [{"n": 1}, {"n": 2}]
+    assert decode_cursor(page["next_cursor"]) == {"n": 2}
     last = page_of([{"n": 3}], limit=2, position_of=lambda r: {"n": r["n"]})
-    assert last.next_cursor is None
+    assert last["next_cursor"] is None
 
 
 def test_secrets_are_redacted_at_any_depth():

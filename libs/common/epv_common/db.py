@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Self
 
+import orjson
 from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -25,6 +26,10 @@ from epv_common.events.envelope import CloudEvent
 from epv_common.settings import PostgresSettings
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def create_engine(settings: PostgresSettings, dsn: str, *, application_name: str) -> AsyncEngine:
     return create_async_engine(
         dsn,
@@ -34,6 +39,9 @@ def create_engine(settings: PostgresSettings, dsn: str, *, application_name: str
         # No pre-ping: it costs a round trip per checkout. A connection that died is
         # invalidated on its first error and the pool replaces it; recycle bounds their age.
         pool_recycle=1800,
+        # orjson for JSON/JSONB columns: several times faster than the json module both ways.
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
         connect_args={
             "server_settings": {
                 "application_name": application_name,

@@ -57,9 +57,11 @@ def _bad_cursor() -> InvalidInput:
                                  "message": "The cursor is not one this API issued."}])
 
 
-def page_of(rows: list[T], *, limit: int, position_of) -> Page[T]:
-    """Builds a page from `limit + 1` fetched rows: the extra row only says there is more."""
+def page_of(rows: list[T], *, limit: int, position_of) -> dict[str, Any]:
+    """A page from `limit + 1` fetched rows (the extra row only says there is more), as the
+    plain {"items", "next_cursor"} the route's response model validates: building a Page
+    model here as well would validate every item twice."""
     has_more = len(rows) > limit
     items = rows[:limit]
     next_cursor = encode_cursor(position_of(items[-1])) if has_more and items else None
-    return Page[Any](items=items, next_cursor=next_cursor)
+    return {"items": items, "next_cursor": next_cursor}

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -152,6 +155,14 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
                         instance=request.url.path)
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    # A pool with no free connection in time, or a database that does not answer: the client
+    # may retry, and nothing was half-done (the unit of work rolled back).
+    log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
+    return http_problem(503, "The database is busy or unavailable; retry shortly.",
+                        headers={"Retry-After": "1"}, instance=request.url.path)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled_exception", path=request.url.path, exc_info=exc)
     return http_problem(500, "An unexpected error occurred; it has been logged with the request id.",
@@ -160,6 +171,12 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.EpvError, _epv_error)
+    for database_error in (SQLAlchemyTimeoutError, OperationalError, InterfaceError,
+                           asyncpg.exceptions.ConnectionDoesNotExistError,
+                           asyncpg.exceptions.CannotConnectNowError,
+                           asyncpg.exceptions.TooManyConnectionsError,
+                           asyncpg.exceptions.QueryCanceledError, ConnectionRefusedError):
+        app.add_exception_handler(database_error, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)

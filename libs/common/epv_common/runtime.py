@@ -21,7 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from epv_common import broker, health
 from epv_common.db import (
-    UnitOfWorkFactory, create_engine, make_reader, make_sessionmaker, uow_factory,
+    UnitOfWorkFactory,
+    create_engine,
+    make_reader,
+    make_sessionmaker,
+    uow_factory,
 )
 from epv_common.events.consumer import InboxConsumer
 from epv_common.events.relay import OutboxRelay

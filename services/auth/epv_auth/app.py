@@ -6,19 +6,25 @@ from fastapi import FastAPI
 
 from epv_auth import __version__
 from epv_auth.api import admin_routes, auth_routes, users_routes
+from epv_auth.invitations import HANDLERS
 from epv_auth.keys import KeyRing, ensure_signing_key
-from epv_auth.models import SCHEMA, outbox
+from epv_auth.models import SCHEMA, inbox, outbox
 from epv_auth.service import Auth
 from epv_auth.settings import Settings
 from epv_auth.throttle import LoginThrottle
 from epv_auth.users import create_super_admin
+from epv_common.events.consumer import InboxConsumer
 from epv_common.runtime import Runtime, start_runtime
 from epv_common.service_app import create_service_app
 
 
 def create_app(settings: Settings) -> FastAPI:
     async def start(s: Settings) -> Runtime:
-        return await start_runtime(s, schema=SCHEMA, outbox=outbox, use_redis=True)
+        return await start_runtime(
+            s, schema=SCHEMA, outbox=outbox, use_redis=True,
+            consumers=lambda rt: [InboxConsumer(
+                consumer="auth", settings=s, uow_factory=rt.uow, inbox=inbox,
+                handlers=HANDLERS)])
 
     async def on_started(app: FastAPI, runtime: Runtime) -> None:
         await ensure_signing_key(runtime.uow(), settings)

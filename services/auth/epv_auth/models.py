@@ -1,4 +1,5 @@
-"""The auth schema: users, sessions, refresh tokens, signing keys, system config, outbox."""
+"""The auth schema: users, sessions, refresh tokens, signing keys, system config, outbox,
+inbox."""
 
 from sqlalchemy import (
     Boolean,
@@ -15,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from epv_common.events.inbox import inbox_table
 from epv_common.events.outbox import outbox_table
 
 SCHEMA = "auth"
@@ -29,6 +31,9 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("role", Text, nullable=False, server_default="ANALYST"),
     Column("active", Boolean, nullable=False, server_default=text("true")),
+    # Set when the account was created for an ADMIN's legacy import: its password hash is of
+    # a random secret nobody knows, so it cannot log in until a password is set.
+    Column("invited_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_users_created", "created_at", "id"),
@@ -79,3 +84,4 @@ system_config = Table(
 )
 
 outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)

@@ -16,13 +16,13 @@ from epv_auth.service import Auth, as_uuid, end_sessions
 from epv_common.db import UnitOfWork
 from epv_common.errors import NotFound
 from epv_common.identity import Principal, Role
-from epv_common.pagination import Page, PageParams, page_of
+from epv_common.pagination import PageParams, page_of
 
 BOOTSTRAP_LOCK = "epv-auth-bootstrap-admin"
 
 
 async def list_users(auth: Auth, page: PageParams, *, role: str | None, active: bool | None,
-                     email: str | None) -> Page:
+                     email: str | None) -> dict:
     after = None
     position = page.position()
     if position is not None:

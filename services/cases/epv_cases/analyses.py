@@ -37,7 +37,7 @@ from epv_cases.service import _commit_if_audited, _load, _uid, _version
 from epv_common.db import UnitOfWork
 from epv_common.errors import InvalidInput
 from epv_common.identity import Principal
-from epv_common.pagination import Page, PageParams, page_of
+from epv_common.pagination import PageParams, page_of
 
 ENGINE_ORIGIN = "epv-engine"
 ENGINE_KIND, AGENT_KIND = "engine", "agent"
@@ -146,7 +146,7 @@ def _after(page: PageParams) -> tuple[datetime, uuid.UUID] | None:
 
 
 async def list_analyses(uow: UnitOfWork, principal: Principal, case_id: uuid.UUID,
-                        page: PageParams) -> Page:
+                        page: PageParams) -> dict:
     after = _after(page)
     async with uow:
         seen = await _load(uow, principal, case_id, Level.READ, what="analyses")

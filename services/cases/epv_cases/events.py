@@ -9,10 +9,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from epv_cases import importer
 from epv_cases.figures import HEADLINE
 from epv_cases.repository import UserDirectory
 from epv_common.db import UnitOfWork
 from epv_common.events.envelope import CloudEvent, new_event
+from epv_common.requestctx import request_id_var
 
 SOURCE = "cases"
 
@@ -114,13 +116,30 @@ def migration_completed(*, import_id: uuid.UUID, owner_id: uuid.UUID, actor_id: 
                            "preferences_imported": preferences_imported})
 
 
+def migration_account_requested(*, import_id: uuid.UUID, email: str, name: str | None,
+                                organization: str | None, requested_by: str) -> CloudEvent:
+    """An ADMIN's legacy import waits for an account for `email`; auth creates it."""
+    return new_event("migration.account_requested", source=SOURCE, subject=str(import_id),
+                     actor_id=requested_by,
+                     data={"import_id": str(import_id), "email": email, "name": name,
+                           "organization": organization, "requested_by": requested_by})
+
+
 async def on_user_changed(event: CloudEvent, uow: UnitOfWork) -> None:
     """auth.user.registered / auth.user.updated: keep the directory in step (the `active`
-    flag is what makes a deactivated user's shares stop granting)."""
+    flag is what makes a deactivated user's shares stop granting), and run the legacy imports
+    waiting for this user's account in the same transaction."""
     user = event.data.get("user") or {}
+    user_id = uuid.UUID(user["id"])
     await UserDirectory(uow.session).upsert(
-        user_id=uuid.UUID(user["id"]), email=user["email"], name=user.get("name"),
+        user_id=user_id, email=user["email"], name=user.get("name"),
         role=user["role"], active=bool(user.get("active", True)))
+    # What the imports emit carries the request id of the import that asked for the account.
+    token = request_id_var.set(event.requestid)
+    try:
+        await importer.complete_awaiting_imports(uow, user_id=user_id, email=user["email"])
+    finally:
+        request_id_var.reset(token)
 
 
 HANDLERS = {

@@ -121,16 +121,23 @@ analyses = Table(
 )
 
 # The export exactly as received (bytes of the request body) and the full import record.
+# An ADMIN's import for an email with no account yet waits as `awaiting_account` (no owner,
+# the report a preview, no record) until auth.user.registered for that email completes it.
 legacy_imports = Table(
     "legacy_imports", metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("owner_id", UUID(as_uuid=True), nullable=False),
+    Column("owner_id", UUID(as_uuid=True)),
     Column("imported_by", UUID(as_uuid=True), nullable=False),
+    Column("status", Text, nullable=False, server_default="completed"),
+    Column("email", Text),
     Column("raw_body", LargeBinary, nullable=False),
     Column("report", JSONB, nullable=False),
-    Column("record", JSONB, nullable=False),
+    Column("record", JSONB),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("completed_at", DateTime(timezone=True)),
     Index("ix_legacy_imports_owner", "owner_id", "created_at"),
+    Index("ix_legacy_imports_awaiting_email", "email", "created_at",
+          postgresql_where=text("status = 'awaiting_account'")),
 )
 
 user_preferences = Table(

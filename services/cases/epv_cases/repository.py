@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +44,11 @@ def content_of(case: dict[str, Any]) -> dict[str, Any]:
     return {f: (list(case[f]) if f == "tags" else case[f]) for f in CONTENT_FIELDS}
 
 
+SUMMARY_COLUMNS = [cases.c[name] for name in (
+    "id", "owner_id", "name", "status", "industry", "ticker", "tags", "version", "created_at",
+    "updated_at", "legacy_id", "deleted_at")]
+
+
 def _live_share(user_id: uuid.UUID):
     """A share that grants something right now: not revoked, not expired, grantee active."""
     return and_(
@@ -37,6 +57,64 @@ def _live_share(user_id: uuid.UUID):
         or_(shares.c.expires_at.is_(None), shares.c.expires_at > func.now()),
         exists().where(users.c.id == shares.c.user_id, users.c.active.is_(True)),
     )
+
+
+def _case_with_share(*, deleted: bool):
+    """Built once per variant: building a statement this size and its cache key on every
+    request cost about as much as running it."""
+    user_id = bindparam("user_id", type_=shares.c.user_id.type)
+    share_level = (select(shares.c.level)
+                   .where(shares.c.case_id == cases.c.id, _live_share(user_id))
+                   .scalar_subquery().label("share_level"))
+    where = cases.c.deleted_at.is_not(None) if deleted else cases.c.deleted_at.is_(None)
+    return select(cases, share_level).where(
+        cases.c.id == bindparam("case_id", type_=cases.c.id.type), where)
+
+
+_CASE_WITH_SHARE = {deleted: _case_with_share(deleted=deleted) for deleted in (False, True)}
+
+
+@functools.cache
+def _visible_cases_statement(scope: str, *, ticker: bool, q: bool, status: bool,
+                             updated_since: bool, after: bool):
+    """The list query for one combination of filters, built once with bind parameters.
+
+    Owned and shared cases are two index-backed branches (owner index; shares by user),
+    each ordered and cut at the page size, then merged: one `owner OR shared` predicate would
+    make PostgreSQL walk every case in update order testing both. Only the summary columns
+    are read: a page never carries financial data.
+    """
+    user_id = bindparam("user_id", type_=cases.c.owner_id.type)
+    page_rows = bindparam("page_rows")
+
+    def narrowed(stmt):
+        stmt = stmt.where(cases.c.deleted_at.is_(None))
+        if ticker:
+            stmt = stmt.where(func.upper(cases.c.ticker) == bindparam("ticker"))
+        if q:
+            stmt = stmt.where(cases.c.name.ilike(bindparam("name_pattern"), escape="\\"))
+        if status:
+            stmt = stmt.where(cases.c.status == bindparam("status"))
+        if updated_since:
+            stmt = stmt.where(cases.c.updated_at >= bindparam(
+                "updated_since", type_=cases.c.updated_at.type))
+        if after:
+            stmt = stmt.where(tuple_(cases.c.updated_at, cases.c.id) < tuple_(
+                bindparam("after_updated_at", type_=cases.c.updated_at.type),
+                bindparam("after_id", type_=cases.c.id.type)))
+        return stmt.order_by(cases.c.updated_at.desc(), cases.c.id.desc()).limit(page_rows)
+
+    owned = narrowed(select(*SUMMARY_COLUMNS, null().label("share_level"))
+                     .where(cases.c.owner_id == user_id))
+    shared = narrowed(select(*SUMMARY_COLUMNS, shares.c.level.label("share_level"))
+                      .select_from(shares.join(cases, cases.c.id == shares.c.case_id))
+                      .where(_live_share(user_id), cases.c.owner_id != user_id))
+    branches = {"owned": [owned], "shared": [shared], "all": [owned, shared]}[scope]
+    if len(branches) == 1:
+        return branches[0]
+    merged = union_all(*(b.subquery().select() for b in branches)).subquery()
+    return (select(merged).order_by(merged.c.updated_at.desc(), merged.c.id.desc())
+            .limit(page_rows))
 
 
 def _dict(row) -> dict[str, Any] | None:
@@ -54,12 +132,8 @@ class CaseRepository:
     async def get_with_share(self, case_id: uuid.UUID, *, user_id: uuid.UUID,
                              deleted: bool = False) -> tuple[dict[str, Any] | None, str | None]:
         """The case (live, or soft-deleted when `deleted`) and the caller's live share level."""
-        share_level = (select(shares.c.level)
-                       .where(shares.c.case_id == cases.c.id, _live_share(user_id))
-                       .scalar_subquery().label("share_level"))
-        where = cases.c.deleted_at.is_not(None) if deleted else cases.c.deleted_at.is_(None)
-        row = (await self.session.execute(
-            select(cases, share_level).where(cases.c.id == case_id, where))).first()
+        stmt = _CASE_WITH_SHARE[deleted]
+        row = (await self.session.execute(stmt, {"case_id": case_id, "user_id": user_id})).first()
         if row is None:
             return None, None
         data = dict(row._mapping)
@@ -95,27 +169,22 @@ class CaseRepository:
         after: tuple[datetime, uuid.UUID] | None,
     ) -> list[dict[str, Any]]:
         """Live cases the user owns and/or has a live share of, newest update first."""
-        share_level = (select(shares.c.level)
-                       .where(shares.c.case_id == cases.c.id, _live_share(user_id))
-                       .scalar_subquery())
-        owned = cases.c.owner_id == user_id
-        shared = and_(cases.c.owner_id != user_id, share_level.is_not(None))
-        visible = {"owned": owned, "shared": shared, "all": or_(owned, shared)}[scope]
-        stmt = select(cases, share_level.label("share_level")).where(
-            cases.c.deleted_at.is_(None), visible)
-        if ticker:
-            stmt = stmt.where(func.upper(cases.c.ticker) == ticker.upper())
-        if q:
+        stmt = _visible_cases_statement(
+            scope, ticker=ticker is not None, q=q is not None, status=status is not None,
+            updated_since=updated_since is not None, after=after is not None)
+        params: dict[str, Any] = {"user_id": user_id, "page_rows": limit + 1}
+        if ticker is not None:
+            params["ticker"] = ticker.upper()
+        if q is not None:
             escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            stmt = stmt.where(cases.c.name.ilike(f"%{escaped}%", escape="\\"))
-        if status:
-            stmt = stmt.where(cases.c.status == status)
-        if updated_since:
-            stmt = stmt.where(cases.c.updated_at >= updated_since)
-        if after:
-            stmt = stmt.where(tuple_(cases.c.updated_at, cases.c.id) < tuple_(*after))
-        stmt = stmt.order_by(cases.c.updated_at.desc(), cases.c.id.desc()).limit(limit + 1)
-        return [dict(r._mapping) for r in (await self.session.execute(stmt))]
+            params["name_pattern"] = f"%{escaped}%"
+        if status is not None:
+            params["status"] = status
+        if updated_since is not None:
+            params["updated_since"] = updated_since
+        if after is not None:
+            params["after_updated_at"], params["after_id"] = after
+        return [dict(r._mapping) for r in (await self.session.execute(stmt, params))]
 
     async def list_deleted(self, *, owner_id: uuid.UUID, since: datetime, limit: int,
                            after: tuple[datetime, uuid.UUID] | None) -> list[dict[str, Any]]:
@@ -241,8 +310,38 @@ class ImportRepository:
             .where(analyses.c.owner_id == owner_id, analyses.c.legacy_key.is_not(None)))
         return set(rows.scalars())
 
+    async def lock_email(self, email: str) -> None:
+        """Serialises an on-behalf import's directory check with the consumer that adds that
+        email to the directory, so an import never waits for an account already announced."""
+        await self.session.execute(select(func.pg_advisory_xact_lock(
+            func.hashtextextended("cases.legacy_import_email:" + email.strip().lower(), 0))))
+
     async def add_import(self, values: dict[str, Any]) -> None:
         await self.session.execute(insert(legacy_imports).values(**values))
+
+    async def get_import(self, import_id: uuid.UUID) -> dict[str, Any] | None:
+        return _dict((await self.session.execute(
+            select(legacy_imports.c.id, legacy_imports.c.owner_id, legacy_imports.c.imported_by,
+                   legacy_imports.c.status, legacy_imports.c.email, legacy_imports.c.report,
+                   legacy_imports.c.created_at, legacy_imports.c.completed_at)
+            .where(legacy_imports.c.id == import_id))).first())
+
+    async def awaiting_account(self, email: str) -> list[dict[str, Any]]:
+        """Imports waiting for this email's account, oldest first, row-locked."""
+        rows = await self.session.execute(
+            select(legacy_imports)
+            .where(legacy_imports.c.status == "awaiting_account",
+                   legacy_imports.c.email == email.strip().lower())
+            .order_by(legacy_imports.c.created_at, legacy_imports.c.id)
+            .with_for_update())
+        return [dict(r._mapping) for r in rows]
+
+    async def finish_import(self, import_id: uuid.UUID, *, status: str, owner_id: uuid.UUID,
+                            report: dict[str, Any], record: dict[str, Any] | None) -> None:
+        await self.session.execute(
+            update(legacy_imports).where(legacy_imports.c.id == import_id)
+            .values(status=status, owner_id=owner_id, report=report, record=record,
+                    completed_at=func.now()))
 
     async def add_analyses(self, rows: list[dict[str, Any]]) -> None:
         if rows:

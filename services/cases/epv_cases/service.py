@@ -41,7 +41,7 @@ from epv_cases.repository import (
 from epv_common.db import UnitOfWork
 from epv_common.errors import InvalidInput
 from epv_common.identity import Principal
-from epv_common.pagination import Page, PageParams, page_of
+from epv_common.pagination import PageParams, page_of
 
 RESTORE_WINDOW = timedelta(days=30)
 
@@ -171,7 +171,7 @@ def _case_after(page: PageParams) -> tuple[datetime, uuid.UUID] | None:
 
 
 async def list_cases(uow: UnitOfWork, principal: Principal, filters: CaseFilters,
-                     page: PageParams) -> Page:
+                     page: PageParams) -> dict:
     async with uow.reading() as session:
         rows = await CaseRepository(session).list_visible(
             user_id=_uid(principal), scope=filters.scope, ticker=filters.ticker, q=filters.q,
@@ -183,7 +183,7 @@ async def list_cases(uow: UnitOfWork, principal: Principal, filters: CaseFilters
     return page_of(rows, limit=page.limit, position_of=_case_position)
 
 
-async def list_deleted_cases(uow: UnitOfWork, principal: Principal, page: PageParams) -> Page:
+async def list_deleted_cases(uow: UnitOfWork, principal: Principal, page: PageParams) -> dict:
     """The caller's own soft-deleted cases that can still be restored."""
     async with uow.reading() as session:
         rows = await CaseRepository(session).list_deleted(
@@ -289,7 +289,7 @@ async def restore_case(uow: UnitOfWork, principal: Principal, case_id: uuid.UUID
 # -- versions -------------------------------------------------------------------------------------
 
 async def list_versions(uow: UnitOfWork, principal: Principal, case_id: uuid.UUID,
-                        page: PageParams) -> Page:
+                        page: PageParams) -> dict:
     position = page.position()
     before = position.get("v") if position else None
     if before is not None and not isinstance(before, int):
@@ -416,7 +416,7 @@ async def add_comment(uow: UnitOfWork, principal: Principal, case_id: uuid.UUID,
 
 
 async def list_comments(uow: UnitOfWork, principal: Principal, case_id: uuid.UUID,
-                        page: PageParams) -> Page:
+                        page: PageParams) -> dict:
     async with uow:
         seen = await _load(uow, principal, case_id, Level.READ, what="comments")
         rows = await CommentRepository(uow.session).list(

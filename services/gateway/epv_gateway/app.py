@@ -95,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         session = create_session(pool_size=settings.upstream_pool_size,
+                                 per_service=settings.upstream_concurrency_per_service,
                                  connect_timeout_s=settings.upstream_connect_timeout_s)
         redis = create_redis(settings)
         keys = JwksKeys(session, settings.auth_url + "/.well-known/jwks.json",

@@ -28,8 +28,9 @@ STRIPPED_FROM_UPSTREAM = HOP_BY_HOP | {"x-request-id", "server", "date"}
 READ_WHOLE_BELOW = 256 * 1024
 
 
-def create_session(*, pool_size: int, connect_timeout_s: float) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=pool_size, limit_per_host=pool_size,
+def create_session(*, pool_size: int, per_service: int, connect_timeout_s: float
+                   ) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=pool_size, limit_per_host=per_service,
                                      ttl_dns_cache=300, keepalive_timeout=30)
     return aiohttp.ClientSession(
         connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),

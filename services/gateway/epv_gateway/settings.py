@@ -15,6 +15,9 @@ class Settings(ServiceSettings, TokenSettings):
     upstream_timeout_s: float = Field(30.0, gt=0)
     upstream_connect_timeout_s: float = Field(2.0, gt=0)
     upstream_pool_size: int = Field(200, ge=1)
+    # In-flight requests per service: past it requests queue in the gateway (cheap) instead of
+    # piling onto a service whose event loop and database pool would only slow down for all.
+    upstream_concurrency_per_service: int = Field(32, ge=1)
     openapi_cache_s: float = Field(30.0, ge=0)
     jwks_min_refetch_s: float = Field(1.0, ge=0, le=30)
     token_cache_size: int = Field(10_000, ge=0)

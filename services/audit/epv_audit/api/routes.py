@@ -45,7 +45,7 @@ FilterDep = Annotated[EntryFilter, Depends(entry_filter)]
 
 
 @router.get("/logs", response_model=Page[EntryRead], dependencies=MANAGER)
-async def list_logs(uow: UowDep, page: PageDep, flt: FilterDep) -> Page:
+async def list_logs(uow: UowDep, page: PageDep, flt: FilterDep) -> dict:
     after = int((page.position() or {}).get("seq", 0))
     rows = await service.list_entries(uow, flt, after_seq=after, limit=page.limit + 1)
     return page_of(rows, limit=page.limit, position_of=lambda r: {"seq": r["seq"]})
@@ -57,7 +57,7 @@ async def get_log(uow: UowDep, seq: Annotated[int, Path(ge=1, le=2**62)]) -> dic
 
 
 @router.get("/checkpoints", response_model=Page[CheckpointRead], dependencies=MANAGER)
-async def list_checkpoints(uow: UowDep, page: PageDep) -> Page:
+async def list_checkpoints(uow: UowDep, page: PageDep) -> dict:
     after = int((page.position() or {}).get("seq", 0))
     rows = await service.list_checkpoints(uow, after_seq=after, limit=page.limit + 1)
     return page_of(rows, limit=page.limit, position_of=lambda r: {"seq": r["seq"]})

@@ -21,8 +21,7 @@ async def list_users(
     role: RoleName | None = None, active: bool | None = None,
     email: Annotated[str | None, Query(max_length=320, description="Substring")] = None,
 ) -> dict:
-    result = await users.list_users(auth, page, role=role, active=active, email=email)
-    return {"items": result.items, "next_cursor": result.next_cursor}
+    return await users.list_users(auth, page, role=role, active=active, email=email)
 
 
 @router.patch("/{user_id}", response_model=UserRead)

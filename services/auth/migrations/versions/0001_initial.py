@@ -8,6 +8,7 @@ from alembic import op
 
 from epv_auth.models import (
     SCHEMA,
+    inbox,
     outbox,
     refresh_tokens,
     sessions,
@@ -22,7 +23,7 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-TABLES = (users, sessions, refresh_tokens, signing_keys, system_config, outbox)
+TABLES = (users, sessions, refresh_tokens, signing_keys, system_config, outbox, inbox)
 
 
 def upgrade() -> None:

@@ -23,6 +23,7 @@ from epv_cases.api.schemas import (
     CommentRead,
     LegacyImportReport,
     LegacyImportRequest,
+    LegacyImportStatus,
     ShareCreate,
     ShareList,
     ShareRead,
@@ -217,11 +218,25 @@ async def delete_comment(case_id: uuid.UUID, comment_id: uuid.UUID, uow: UowDep,
 
 # -- legacy import --------------------------------------------------------------------------------
 
-@migrate_router.post("/data", response_model=LegacyImportReport)
+@migrate_router.post("/data", response_model=LegacyImportReport,
+                     responses={202: {"model": LegacyImportReport,
+                                      "description": "Waiting for the named user's account"}})
 async def import_legacy(body: LegacyImportRequest, request: Request, uow: UowDep,
-                        principal: PrincipalDep,
+                        principal: PrincipalDep, response: Response,
                         dry_run: Annotated[bool, Query()] = False) -> dict:
-    """Imports a browser localStorage export; the answer is a per-item report."""
-    return await importer.import_legacy(
+    """Imports a browser localStorage export; the answer is a per-item report. An ADMIN's
+    import for an email with no account answers 202 and completes once auth creates it."""
+    report = await importer.import_legacy(
         uow, principal, local_storage_data=body.local_storage_data,
-        raw_body=await request.body(), email=body.email, dry_run=dry_run)
+        raw_body=await request.body(), email=body.email, name=body.name,
+        organization=body.organization, dry_run=dry_run)
+    if report["status"] == importer.AWAITING_ACCOUNT and not dry_run:
+        response.status_code = 202
+        response.headers["Location"] = f"/api/migrate/imports/{report['import_id']}"
+    return report
+
+
+@migrate_router.get("/imports/{import_id}", response_model=LegacyImportStatus)
+async def get_import(import_id: uuid.UUID, uow: UowDep, principal: PrincipalDep) -> dict:
+    """An import's status (the importing ADMIN's or the owner's), with its report once done."""
+    return await importer.get_import(uow, principal, import_id)

@@ -175,13 +175,29 @@ class LegacyImportRequest(BaseModel):
 class LegacyImportReport(BaseModel):
     import_id: uuid.UUID | None
     dry_run: bool
-    owner_id: uuid.UUID
+    status: Literal["completed", "awaiting_account"]
+    """`awaiting_account`: an ADMIN's import for an email with no account yet; the report is a
+    preview and the import runs once auth has created the account (see its import_id).
+    With dry_run, the status a real run would have."""
+    owner_id: uuid.UUID | None
     counts: dict[str, dict[str, int]]
     rejected: list[dict[str, Any]]
     warnings: list[dict[str, Any]]
     ignored_keys: list[str]
     case_ids: dict[str, uuid.UUID] = Field(default_factory=dict)
     """Idempotency key of each case created by this import -> its new id."""
+
+
+class LegacyImportStatus(BaseModel):
+    import_id: uuid.UUID
+    status: Literal["awaiting_account", "completed", "rejected"]
+    email: str | None
+    owner_id: uuid.UUID | None
+    imported_by: uuid.UUID
+    created_at: datetime
+    completed_at: datetime | None
+    report: LegacyImportReport | None
+    """The full report, once completed."""
 
 
 # -- analyses -------------------------------------------------------------------------------------

@@ -8,8 +8,17 @@ Revises:
 from alembic import op
 
 from epv_cases.models import (
-    SCHEMA, analyses, case_versions, cases, comments, inbox, legacy_imports, outbox, shares,
-    user_preferences, users,
+    SCHEMA,
+    analyses,
+    case_versions,
+    cases,
+    comments,
+    inbox,
+    legacy_imports,
+    outbox,
+    shares,
+    user_preferences,
+    users,
 )
 from epv_common.events.outbox import outbox_notify_ddl
 

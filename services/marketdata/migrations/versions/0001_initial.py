@@ -6,8 +6,8 @@ Revises:
 
 from alembic import op
 
-from epv_marketdata.models import SCHEMA, snapshots, provider_calls, outbox
 from epv_common.events.outbox import outbox_notify_ddl
+from epv_marketdata.models import SCHEMA, outbox, provider_calls, snapshots
 
 revision = "0001"
 down_revision = None
