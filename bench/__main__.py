@@ -1,31 +1,46 @@
-"""`make bench`: every benchmark, or those named: python -m bench [events gateway engine auditchain]."""
+"""`make bench`: every benchmark in turn, or those named (make bench BENCH="cases audit").
+
+Each runs in its own process and starts what it measures (usually a whole system of its own),
+so one benchmark's leftovers never load the next. Figures print as they come and are kept as
+JSON in bench/results/.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
-from pathlib import Path
+import time
 
-from bench import auth_gateway, events_pipeline, gateway_hop
-
-HERE = Path(__file__).parent
-SCRIPTS = {"engine": HERE / "bench_engine.py", "auditchain": HERE / "bench_auditchain_verify.py"}
-ASYNC = {"events": events_pipeline.run, "gateway": gateway_hop.run, "auth": auth_gateway.run}
+BENCHMARKS = {
+    "engine": "bench.bench_engine",              # EPV engine runs/s on one core
+    "auditchain": "bench.bench_auditchain_verify",  # offline chain verify entries/s
+    "auth-costs": "bench.bench_auth",            # token sign/verify and bcrypt CPU costs
+    "events": "bench.events_pipeline",           # outbox -> consumer beside raw RabbitMQ
+    "gateway": "bench.gateway_hop",              # bare proxy hop beside direct
+    "auth": "bench.auth_gateway",                # logins/s; authenticated GET via gateway
+    "cases": "bench.bench_cases",                # GET one / list of 50, 200 clients
+    "analyses": "bench.bench_analyses",          # POST analyses at 50 clients
+    "audit": "bench.bench_audit",                # ingest, verify 1M, export 1M
+    "marketdata": "bench.bench_marketdata",      # Zipf over 500 symbols, cache hit ratio
+}
 
 
 def main(argv: list[str]) -> int:
-    names = argv or [*ASYNC, *SCRIPTS]
-    unknown = [n for n in names if n not in ASYNC and n not in SCRIPTS]
+    names = argv or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join([*ASYNC, *SCRIPTS])}")
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
         return 2
+    failed = []
     for name in names:
-        if name in ASYNC:
-            asyncio.run(ASYNC[name]())
-        elif SCRIPTS[name].exists():
-            print(f"\n== {name}")
-            subprocess.run([sys.executable, str(SCRIPTS[name])], check=True)
+        print(f"\n######## {name} ({BENCHMARKS[name]})", flush=True)
+        started = time.monotonic()
+        if subprocess.run([sys.executable, "-m", BENCHMARKS[name]]).returncode != 0:
+            failed.append(name)
+        print(f"######## {name}: {time.monotonic() - started:.0f} s", flush=True)
+    if failed:
+        print(f"benchmarks that failed: {', '.join(failed)}")
+        return 1
     return 0
 
 

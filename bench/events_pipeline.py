@@ -7,6 +7,8 @@ Goal: the pipeline carries >= 50% of the raw rate; lag p99 < 250 ms at 500 event
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
 import uuid
 from datetime import datetime
@@ -35,49 +37,50 @@ def _event() -> CloudEvent:
     )
 
 
+async def _consumer_process(mode: str, config: dict) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.consumer_side", mode, json.dumps(config),
+        stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    while (line := await proc.stdout.readline()) and not line.startswith(b"READY"):
+        pass
+    return proc
+
+
+async def _finished_at(proc: asyncio.subprocess.Process) -> float:
+    assert proc.stdout is not None
+    while line := await proc.stdout.readline():
+        if line.startswith(b"DONE "):
+            await proc.wait()
+            return float(line.split()[1])
+    raise RuntimeError("the consumer process ended without finishing")
+
+
 async def raw_baseline(backends: Backends, count: int = EVENTS) -> float:
-    """Persistent messages with confirms (500 in flight) into a quorum queue, consumed with acks."""
+    """Persistent messages with confirms (500 in flight) into a quorum queue, consumed with
+    acks by another process: the same two-process shape as the pipeline below."""
     prefix = f"benchraw{uuid.uuid4().hex[:6]}"
     connection = await aio_pika.connect_robust(backends.amqp_url)
     try:
-        publish_channel = await connection.channel(publisher_confirms=True)
-        consume_channel = await connection.channel()
-        await consume_channel.set_qos(prefetch_count=64)
-        exchange = await publish_channel.declare_exchange(prefix, aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await consume_channel.declare_queue(
-            prefix, durable=True, arguments={"x-queue-type": "quorum"}
-        )
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(prefix, aio_pika.ExchangeType.TOPIC,
+                                                  durable=True)
+        queue = await channel.declare_queue(prefix, durable=True,
+                                            arguments={"x-queue-type": "quorum"})
         await queue.bind(prefix, routing_key="#")
+        consumer = await _consumer_process("raw", {"amqp_url": backends.amqp_url,
+                                                   "queue": prefix, "count": count})
         body = _event().to_json()
-        received = 0
-        done = asyncio.Event()
-
-        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            nonlocal received
-            await message.ack()
-            received += 1
-            if received >= count:
-                done.set()
-
-        await queue.consume(on_message)
-        started = time.perf_counter()
+        started = time.time()
         for offset in range(0, count, 500):
-            await asyncio.gather(
-                *(
-                    exchange.publish(
-                        aio_pika.Message(
-                            body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=str(uuid.uuid4())
-                        ),
-                        routing_key="case.created",
-                    )
-                    for _ in range(offset, min(count, offset + 500))
-                )
-            )
-        await asyncio.wait_for(done.wait(), 300)
-        elapsed = time.perf_counter() - started
+            await asyncio.gather(*(exchange.publish(
+                aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                 message_id=str(uuid.uuid4())), routing_key="case.created")
+                for _ in range(offset, min(count, offset + 500))))
+        finished = await asyncio.wait_for(_finished_at(consumer), 300)
         await queue.delete(if_unused=False, if_empty=False)
         await exchange.delete()
-        return count / elapsed
+        return count / (finished - started)
     finally:
         await connection.close()
 
@@ -102,23 +105,23 @@ async def _lags(pipeline: Pipeline) -> list[float]:
 
 
 async def pipeline_throughput(backends: Backends, count: int = EVENTS) -> dict:
+    """Producer (commits of 100 events) and relay in this process, as in the producing
+    service; the inbox consumer in another process, as in the consuming service."""
     async with scratch_pipeline(backends) as pipeline:
-        consumer, relay = pipeline.consumer(), pipeline.relay()
-        await consumer.start()
+        consumer = await _consumer_process("inbox", {**pipeline.describe(), "count": count})
+        relay = pipeline.relay()
         await relay.start()
         try:
-            started = time.perf_counter()
+            started = time.time()
             for _ in range(0, count, COMMIT_BATCH):
                 async with pipeline.uow() as uow:
                     for _ in range(COMMIT_BATCH):
                         uow.record(_event())
                     await uow.commit()
-            committed = time.perf_counter() - started
-            await _wait_effects(pipeline, count)
-            elapsed = time.perf_counter() - started
+            committed = time.time() - started
+            elapsed = await asyncio.wait_for(_finished_at(consumer), 300) - started
         finally:
             await relay.stop()
-            await consumer.stop()
         return {
             "events_per_s": round(count / elapsed, 1),
             "commit_phase_s": round(committed, 2),
@@ -129,11 +132,11 @@ async def pipeline_throughput(backends: Backends, count: int = EVENTS) -> dict:
 async def pipeline_lag(backends: Backends) -> dict:
     """Events committed at a steady LAG_RATE per second, 25 per commit every 50 ms."""
     async with scratch_pipeline(backends) as pipeline:
-        consumer, relay = pipeline.consumer(), pipeline.relay()
-        await consumer.start()
+        total = LAG_RATE * LAG_SECONDS
+        consumer = await _consumer_process("inbox", {**pipeline.describe(), "count": total})
+        relay = pipeline.relay()
         await relay.start()
         per_tick, tick_s = LAG_RATE // 20, 0.05
-        total = LAG_RATE * LAG_SECONDS
         try:
             next_tick = time.perf_counter()
             for _ in range(total // per_tick):
@@ -143,11 +146,10 @@ async def pipeline_lag(backends: Backends) -> dict:
                     await uow.commit()
                 next_tick += tick_s
                 await asyncio.sleep(max(0.0, next_tick - time.perf_counter()))
-            await _wait_effects(pipeline, total)
+            await asyncio.wait_for(_finished_at(consumer), 300)
             lags = await _lags(pipeline)
         finally:
             await relay.stop()
-            await consumer.stop()
         return {"rate_events_per_s": LAG_RATE, "events": total, **summary_ms(lags)}
 
 

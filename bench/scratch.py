@@ -36,6 +36,12 @@ class Pipeline:
     def relay(self) -> OutboxRelay:
         return OutboxRelay(service="cases", schema=self.schema, dsn=self.dsn, settings=self.settings)
 
+    def describe(self) -> dict[str, str]:
+        """What another process needs to attach to this pipeline (see attached_pipeline)."""
+        return {"dsn": self.dsn, "schema": self.schema,
+                "amqp_url": self.settings.amqp_url.get_secret_value(),
+                "amqp_prefix": self.settings.amqp_prefix}
+
     def consumer(self) -> InboxConsumer:
         async def effect(event: CloudEvent, uow) -> None:
             await uow.session.execute(insert(self.effects).values(event_id=event.id, event_time=event.time))
@@ -49,6 +55,30 @@ class Pipeline:
         )
 
 
+def _tables(schema: str) -> tuple[Table, Table, Table]:
+    metadata = MetaData(schema=schema)
+    effects = Table("effects", metadata, Column("event_id", Text, nullable=False),
+                    Column("event_time", Text, nullable=False),
+                    Column("at", DateTime(timezone=True), server_default=func.clock_timestamp()))
+    return outbox_table(metadata), inbox_table(metadata), effects
+
+
+@contextlib.asynccontextmanager
+async def attached_pipeline(description: dict[str, str]) -> AsyncIterator[Pipeline]:
+    """The pipeline another process created, for a consumer running in a process of its own."""
+    engine = create_async_engine(description["dsn"], pool_size=10)
+    outbox, inbox, effects = _tables(description["schema"])
+    settings = ServiceSettings(service_name="cases", environment="test",
+                               amqp_url=description["amqp_url"],
+                               amqp_prefix=description["amqp_prefix"])
+    try:
+        yield Pipeline(schema=description["schema"], dsn=description["dsn"], engine=engine,
+                       settings=settings, outbox=outbox, inbox=inbox, effects=effects,
+                       uow=uow_factory(make_sessionmaker(engine), outbox, source="cases"))
+    finally:
+        await engine.dispose()
+
+
 @contextlib.asynccontextmanager
 async def scratch_pipeline(backends: Backends) -> AsyncIterator[Pipeline]:
     database = f"epv_bench_{uuid.uuid4().hex[:8]}"
@@ -60,18 +90,10 @@ async def scratch_pipeline(backends: Backends) -> AsyncIterator[Pipeline]:
         "postgresql://", "postgresql+asyncpg://", 1
     )
     engine = create_async_engine(dsn, pool_size=10)
-    metadata = MetaData(schema=schema)
-    outbox, inbox = outbox_table(metadata), inbox_table(metadata)
-    effects = Table(
-        "effects",
-        metadata,
-        Column("event_id", Text, nullable=False),
-        Column("event_time", Text, nullable=False),
-        Column("at", DateTime(timezone=True), server_default=func.clock_timestamp()),
-    )
+    outbox, inbox, effects = _tables(schema)
     async with engine.begin() as conn:
         await conn.execute(text(f"CREATE SCHEMA {schema}"))
-        await conn.run_sync(metadata.create_all)
+        await conn.run_sync(outbox.metadata.create_all)
         for statement in outbox_notify_ddl(schema):
             await conn.execute(text(statement))
     prefix = f"bench{uuid.uuid4().hex[:6]}."

@@ -55,3 +55,23 @@ def test_envelope_extensions_are_checked():
                              "name": "n", "status": "DRAFT", "version": 1})
     with pytest.raises(ContractViolation, match="traceparent"):
         validate_event(event.model_dump(exclude_none=True))
+
+
+def test_valid_events_pass_the_compiled_fast_path():
+    # The fast path must accept what is valid, or every event pays for the slow validator.
+    from epv_common.events.contract import _fast_check
+
+    event = CloudEvent(source="cases", type="case.created", subject="x",
+                       data={"case_id": "6f1c1b2e-9a2a-4a43-9d3f-0c1d2e3f4a5b",
+                             "owner_id": "6f1c1b2e-9a2a-4a43-9d3f-0c1d2e3f4a5b",
+                             "name": "n", "status": "DRAFT", "version": 1})
+    payload = event.model_dump(exclude_none=True)
+    _fast_check("envelope")(payload)
+    _fast_check("case.created")(payload["data"])
+
+
+@pytest.mark.parametrize("event_type", known_event_types())
+def test_every_schema_compiles_for_the_fast_path(event_type):
+    from epv_common.events.contract import _fast_check
+
+    assert callable(_fast_check(event_type))

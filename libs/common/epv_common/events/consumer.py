@@ -29,7 +29,7 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from pydantic import ValidationError
 from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import text
 
 from epv_common import broker
 from epv_common.db import UnitOfWork, UnitOfWorkFactory
@@ -42,7 +42,7 @@ log = structlog.get_logger("epv.consumer")
 EventHandler = Callable[[CloudEvent, UnitOfWork], Awaitable[None]]
 BatchHandler = Callable[[list[CloudEvent], UnitOfWork], Awaitable[None]]
 
-BATCH_MAX = 100
+BATCH_MAX = 500
 BATCH_WAIT_S = 0.005
 RETRY_BACKOFF_S = 0.05
 
@@ -84,6 +84,12 @@ class InboxConsumer:
         self.handlers = handlers or {}
         self.default_handler = default_handler
         self.batch_handler = batch_handler
+        # One statement text whatever the batch size (arrays, not N rows of VALUES), so it is
+        # compiled and prepared once; a VALUES list of a new length was a new statement.
+        self._claim_sql = text(
+            f"INSERT INTO {inbox.fullname} (event_id, event_type) "
+            "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS text[])) "
+            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
         self.routing_keys = routing_keys or sorted(self.handlers)
         self._connection: AbstractRobustConnection | None = None
         self._pending: asyncio.Queue[_Delivery] = asyncio.Queue()
@@ -120,16 +126,7 @@ class InboxConsumer:
 
     async def _work(self) -> None:
         while True:
-            batch = [await self._pending.get()]
-            deadline = time.monotonic() + BATCH_WAIT_S
-            while len(batch) < BATCH_MAX:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 and self._pending.empty():
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._pending.get(), max(remaining, 0)))
-                except TimeoutError:
-                    break
+            batch = await self._next_batch()
             try:
                 await self._apply_batch(batch)
             except asyncio.CancelledError:
@@ -138,6 +135,26 @@ class InboxConsumer:
                 # One bad event must not hold back the others: apply them one by one.
                 for delivery in batch:
                     await self._apply_one_with_retries(delivery)
+
+    async def _next_batch(self) -> list[_Delivery]:
+        """Everything already delivered (up to BATCH_MAX), else what arrives within
+        BATCH_WAIT_S of the first message: one transaction and one commit for all of it."""
+        batch = [await self._pending.get()]
+        deadline = time.monotonic() + BATCH_WAIT_S
+        while len(batch) < BATCH_MAX:
+            try:
+                batch.append(self._pending.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._pending.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
 
     async def _apply_batch(self, batch: list[_Delivery]) -> None:
         async with self.uow_factory() as uow:
@@ -182,10 +199,8 @@ class InboxConsumer:
 
     async def _claim(self, uow: UnitOfWork, events: list[CloudEvent]) -> set[str]:
         """Inserts the events' ids into the inbox; returns the ids that were not there yet."""
-        rows = [{"event_id": uuid.UUID(e.id), "event_type": e.type} for e in events]
-        stmt = (pg_insert(self.inbox).values(rows).on_conflict_do_nothing()
-                .returning(self.inbox.c.event_id))
-        result = await uow.session.execute(stmt)
+        result = await uow.session.execute(self._claim_sql, {
+            "ids": [uuid.UUID(e.id) for e in events], "types": [e.type for e in events]})
         return {str(r) for r in result.scalars()}
 
     async def _handle_all(self, events: list[CloudEvent], uow: UnitOfWork) -> None:
@@ -208,5 +223,21 @@ class InboxConsumer:
                 with contextlib.suppress(ValueError):
                     sent = datetime.fromisoformat(delivery.event.time).timestamp()
                     CONSUMER_LAG.labels(self.consumer).observe(max(0.0, now - sent))
+        await self._ack_all(batch)
+
+    async def _ack_all(self, batch: list[_Delivery]) -> None:
+        """One cumulative ack per channel for a committed batch, instead of one per message.
+
+        Safe because one worker settles deliveries strictly in delivery order: every earlier
+        tag on the channel is already acked or rejected. A batch can straddle a reconnect, so
+        tags are grouped by the channel that delivered them.
+        """
+        last_by_channel: dict[int, AbstractIncomingMessage] = {}
+        for delivery in batch:
+            message = delivery.message
+            current = last_by_channel.get(id(message.channel))
+            if current is None or (message.delivery_tag or 0) > (current.delivery_tag or 0):
+                last_by_channel[id(message.channel)] = message
+        for message in last_by_channel.values():
             with contextlib.suppress(Exception):
-                await delivery.message.ack()
+                await message.ack(multiple=True)

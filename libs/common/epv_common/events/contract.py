@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 
 CONTRACTS_DIR = Path(__file__).with_name("contracts")
@@ -21,12 +24,28 @@ class ContractViolation(ValueError):
     pass
 
 
+UUID_FORMAT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
 @functools.cache
-def _validator(name: str) -> Draft202012Validator:
+def _schema(name: str) -> dict[str, Any]:
     path = CONTRACTS_DIR / f"{name}.schema.json"
     if not path.exists():
         raise ContractViolation(f"no JSON Schema for event type {name!r}")
-    schema = json.loads(path.read_text())
+    return json.loads(path.read_text())
+
+
+@functools.cache
+def _fast_check(name: str) -> Callable[[Any], Any]:
+    """The schema compiled to Python (fastjsonschema): about 20x faster than interpreting it,
+    which matters because every recorded event is checked inside its change's transaction."""
+    return fastjsonschema.compile(_schema(name), formats={"uuid": UUID_FORMAT.pattern})
+
+
+@functools.cache
+def _validator(name: str) -> Draft202012Validator:
+    """The reference validator: checks the schema itself, and names every broken rule."""
+    schema = _schema(name)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
@@ -38,6 +57,13 @@ def known_event_types() -> list[str]:
 
 def validate_event(event: dict[str, Any]) -> None:
     """Raises ContractViolation naming every broken rule of the envelope and the data."""
+    event_type = event.get("type")
+    try:
+        _fast_check("envelope")(event)
+        _fast_check(event_type)(event.get("data"))  # type: ignore[arg-type]
+        return
+    except (fastjsonschema.JsonSchemaValueException, ContractViolation, TypeError):
+        pass  # broken: the full validator below names every rule, not just the first
     problems = [f"envelope: {e.json_path}: {e.message}" for e in _validator("envelope").iter_errors(event)]
     event_type = event.get("type")
     if isinstance(event_type, str):
