@@ -8,7 +8,6 @@ down: its outbox holds events until the broker is back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +30,7 @@ from epv_common.events.consumer import InboxConsumer
 from epv_common.events.relay import OutboxRelay
 from epv_common.redis import create_redis
 from epv_common.settings import ServiceSettings
+from epv_common.shutdown import bounded, cancel_and_wait
 
 log = structlog.get_logger("epv.runtime")
 
@@ -102,17 +102,13 @@ async def _connect_broker(rt: Runtime) -> None:
 
 async def stop_runtime(rt: Runtime) -> None:
     for task in rt._tasks:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        await cancel_and_wait(task, what=task.get_name())
     for consumer in rt.consumers:
         await consumer.stop()
     if rt.relay is not None:
         await rt.relay.stop()
     if rt.amqp is not None:
-        with contextlib.suppress(Exception):
-            await rt.amqp.close()
+        await bounded(rt.amqp.close(), what="health broker connection")
     if rt.redis is not None:
-        with contextlib.suppress(Exception):
-            await rt.redis.aclose()
-    await rt.engine.dispose()
+        await bounded(rt.redis.aclose(), what="redis")
+    await bounded(rt.engine.dispose(), what="database engine")

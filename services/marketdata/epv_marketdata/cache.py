@@ -25,6 +25,7 @@ import orjson
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from epv_common.redis import key as redis_key
 from epv_marketdata import metrics
@@ -60,6 +61,7 @@ return 0
 """
 
 WINDOW_SECONDS = {"second": 1, "minute": 60, "day": 86400}
+TIMEOUTS_BEFORE_BYPASS = 3
 
 
 class LeaderFailed(Exception):
@@ -75,6 +77,7 @@ class Cache:
         self._redis = redis
         self._s = settings
         self._down_until = 0.0
+        self._timeouts_in_a_row = 0
         self._local: dict[str, asyncio.Future[Entry]] = {}
         self._lookup = self._release = self._take = None
         if redis is not None:
@@ -89,10 +92,16 @@ class Cache:
         return self._redis is not None and time.monotonic() >= self._down_until
 
     def _failed(self, exc: BaseException, what: str) -> None:
+        metrics.REDIS_ERRORS.labels(what).inc()
+        if isinstance(exc, RedisTimeoutError):
+            # A slow answer is often our own busy event loop, not Redis: only a run of them
+            # opens the breaker. A refused or reset connection opens it at once.
+            self._timeouts_in_a_row += 1
+            if self._timeouts_in_a_row < TIMEOUTS_BEFORE_BYPASS:
+                return
         if time.monotonic() >= self._down_until:
             log.warning("redis_unavailable", operation=what, error=type(exc).__name__)
         self._down_until = time.monotonic() + self._s.redis_retry_after_s
-        metrics.REDIS_ERRORS.labels(what).inc()
 
     def _k(self, *parts: str) -> str:
         return redis_key(self._s, "md", *parts)
@@ -106,6 +115,7 @@ class Cache:
             try:
                 raw = await self._lookup(keys=[self._k("v", data_type, symbol), self._k("stats")],
                                          args=[data_type])
+                self._timeouts_in_a_row = 0
             except (RedisError, OSError) as exc:
                 self._failed(exc, "lookup")
         metrics.CACHE.labels(data_type, "hit" if raw is not None else "miss").inc()

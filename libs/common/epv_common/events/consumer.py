@@ -28,14 +28,14 @@ import orjson
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from pydantic import ValidationError
-from sqlalchemy import Table
-from sqlalchemy import text
+from sqlalchemy import Table, text
 
 from epv_common import broker
 from epv_common.db import UnitOfWork, UnitOfWorkFactory
 from epv_common.events.envelope import CloudEvent
 from epv_common.metrics import CONSUMED, CONSUMER_LAG
 from epv_common.settings import RabbitSettings
+from epv_common.shutdown import bounded, cancel_and_wait
 
 log = structlog.get_logger("epv.consumer")
 
@@ -106,12 +106,8 @@ class InboxConsumer:
 
     async def stop(self) -> None:
         if self._connection is not None:
-            with contextlib.suppress(Exception):
-                await self._connection.close()
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+            await bounded(self._connection.close(), what=f"{self.consumer} consumer connection")
+        await cancel_and_wait(self._worker, what=f"{self.consumer} inbox worker")
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         try:
@@ -122,7 +118,7 @@ class InboxConsumer:
             CONSUMED.labels(self.consumer, "invalid", "dead_lettered").inc()
             await message.reject(requeue=False)
             return
-        await self._pending.put(_Delivery(message, event))
+        self._pending.put_nowait(_Delivery(message, event))
 
     async def _work(self) -> None:
         while True:

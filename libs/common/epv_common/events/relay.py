@@ -25,6 +25,7 @@ from epv_common.events.envelope import CONTENT_TYPE
 from epv_common.events.outbox import notify_channel
 from epv_common.metrics import OUTBOX_BACKLOG, OUTBOX_FAILED, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 from epv_common.settings import RabbitSettings
+from epv_common.shutdown import bounded, cancel_and_wait
 
 log = structlog.get_logger("epv.relay")
 
@@ -71,15 +72,11 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-outbox-relay")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        for closer in (self._close_listener, self._close_broker):
-            with contextlib.suppress(Exception):
-                await closer()
+        await cancel_and_wait(self._task, what="relay loop")
+        await bounded(self._close_listener(), what="relay listener")
+        await bounded(self._close_broker(), what="relay broker connection")
         if self._pool:
-            await self._pool.close()
+            await bounded(self._pool.close(), what="relay pool", on_timeout=self._pool.terminate)
 
     def wake(self) -> None:
         self._wake.set()
