@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from epv_common.settings import RedisSettings
 
 
 def create_redis(settings: RedisSettings) -> Redis:
-    return Redis.from_url(
+    # A blocking pool: past max_connections a command waits (up to the timeout) for a free
+    # connection. The default pool raised MaxConnectionsError instead, which under a burst
+    # looked exactly like Redis being down.
+    pool = BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_timeout_s,
         socket_timeout=settings.redis_timeout_s,
         socket_connect_timeout=settings.redis_timeout_s,
         health_check_interval=30,
-        decode_responses=False,
     )
+    return Redis(connection_pool=pool, decode_responses=False)
 
 
 def key(settings: RedisSettings, *parts: str) -> str:

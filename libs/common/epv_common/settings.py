@@ -34,6 +34,7 @@ class RedisSettings(EnvSettings):
     # Namespaces every key, so two deployments (or two test runs) share one Redis safely.
     redis_prefix: str = "epv:"
     redis_timeout_s: float = Field(1.0, gt=0)
+    redis_max_connections: int = Field(64, ge=1, le=10_000)
 
 
 class RabbitSettings(EnvSettings):

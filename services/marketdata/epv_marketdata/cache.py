@@ -61,7 +61,7 @@ return 0
 """
 
 WINDOW_SECONDS = {"second": 1, "minute": 60, "day": 86400}
-TIMEOUTS_BEFORE_BYPASS = 3
+TIMEOUTS_BEFORE_BYPASS = 20
 
 
 class LeaderFailed(Exception):
