@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -26,32 +25,13 @@ import httpx  # noqa: E402
 
 from bench.gateway_hop import running_system  # noqa: E402
 from bench.stats import report  # noqa: E402
-from bench.wrk import require_wrk  # noqa: E402
+from bench.wrk import run_wrk  # noqa: E402
 from epv_cases.engine import analyse  # noqa: E402
 
 CONNECTIONS = 50
 SECONDS = 10
 GOAL_P99_MS = 100.0
-VECTORS = Path("/work/shared/reference/epv-vectors.json")
-
-LUA = """
-init = function(args)
-  for i = 1, #args, 2 do wrk.headers[args[i]] = args[i + 1] end
-  wrk.method = "POST"
-  wrk.body = "{}"
-  wrk.headers["Content-Type"] = "application/json"
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write("WRKJSON " .. string.format(
-    '{"requests": %d, "duration_s": %.3f, "errors": %d, "non_2xx_3xx": %d, '
-    .. '"p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f}',
-    summary.requests, summary.duration / 1e6, e.connect + e.read + e.write + e.timeout,
-    e.status, latency:percentile(50) / 1000, latency:percentile(90) / 1000,
-    latency:percentile(99) / 1000, latency.max / 1000) .. "\\n")
-end
-"""
-
+VECTORS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "epv-vectors.json"
 
 def steady_consumer() -> dict:
     vectors = json.loads(VECTORS.read_text())
@@ -64,31 +44,6 @@ def engine_runs_per_s(document: dict, seconds: float = 1.0) -> float:
         analyse(document)
         runs += 1
     return runs / (time.perf_counter() - start)
-
-
-def lua_script(*, post: bool) -> Path:
-    script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text(LUA if post else LUA.replace('wrk.method = "POST"', 'wrk.method = "GET"')
-                      .replace('wrk.body = "{}"', "wrk.body = nil"))
-    return script
-
-
-async def wrk(url: str, headers: dict[str, str], *, post: bool = True) -> dict:
-    script = lua_script(post=post)
-    args = [require_wrk(), "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "5s",
-            "--latency", "-s", str(script), url, "--"]
-    for key, value in headers.items():
-        args += [key, value]
-    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
-    out, _ = await proc.communicate()
-    script.unlink(missing_ok=True)  # noqa: ASYNC240 (a temp file, once per run)
-    for line in out.decode().splitlines():
-        if line.startswith("WRKJSON "):
-            result = json.loads(line.removeprefix("WRKJSON "))
-            result["requests_per_s"] = round(result["requests"] / result["duration_s"], 1)
-            return result
-    raise RuntimeError(f"wrk printed no report:\n{out.decode()}")
 
 
 async def run() -> dict:
@@ -104,9 +59,12 @@ async def run() -> dict:
             url = f"/api/cases/{created.json()['id']}/analyses"
             (await client.post(url, json={})).raise_for_status()  # warm the path once
         # Baseline in the same run and on the same machine load: GET of the case itself.
-        case_get = await wrk(sut.url("cases") + f"/api/cases/{created.json()['id']}", headers,
-                             post=False)
-        result = await wrk(sut.url("cases") + url, headers)
+        case_get = await run_wrk(sut.url("cases") + f"/api/cases/{created.json()['id']}",
+                                 connections=CONNECTIONS, seconds=SECONDS, threads=2,
+                                 headers=headers)
+        result = await run_wrk(sut.url("cases") + url, connections=CONNECTIONS, seconds=SECONDS,
+                               threads=2, method="POST", body="{}",
+                               headers={**headers, "Content-Type": "application/json"})
         conn = await sut.connect()
         try:
             stored = await conn.fetchval("SELECT count(*) FROM cases.analyses WHERE case_id = $1",
