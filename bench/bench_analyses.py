@@ -24,6 +24,7 @@ if __package__ in (None, ""):  # run as a file: make `bench` and the services im
 import httpx  # noqa: E402
 
 from bench.gateway_hop import running_system  # noqa: E402
+from epv_common.testing.shared import shared_dir  # noqa: E402
 from bench.stats import report  # noqa: E402
 from bench.wrk import run_wrk  # noqa: E402
 from epv_cases.engine import analyse  # noqa: E402
@@ -31,7 +32,7 @@ from epv_cases.engine import analyse  # noqa: E402
 CONNECTIONS = 50
 SECONDS = 10
 GOAL_P99_MS = 100.0
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "epv-vectors.json"
+VECTORS = shared_dir() / "reference" / "epv-vectors.json"
 
 def steady_consumer() -> dict:
     vectors = json.loads(VECTORS.read_text())

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from bench.gateway_hop import running_system
+from epv_common.testing.shared import shared_dir
 from bench.paced import run_paced
 from bench.stats import report
 from bench.wrk import run_wrk
@@ -30,7 +31,7 @@ CLIENTS = 200
 SECONDS = 10
 UNLIMITED = {"EPV_RATE_LIMIT_ADDRESS_PER_S": "1000000", "EPV_RATE_LIMIT_ADDRESS_BURST": "1000000",
              "EPV_RATE_LIMIT_USER_PER_S": "1000000", "EPV_RATE_LIMIT_USER_BURST": "1000000"}
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "epv-vectors.json"
+VECTORS = shared_dir() / "reference" / "epv-vectors.json"
 
 
 def realistic_financial_data() -> dict:

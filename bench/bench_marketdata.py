@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import subprocess
 import sys
@@ -29,10 +28,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.stats import report, summary_ms  # noqa: E402
 from epv_common.testing.backends import backends  # noqa: E402
+from epv_common.testing.shared import marketdata_fixtures  # noqa: E402
 from epv_common.testing.system import System  # noqa: E402
 from epv_common.testing.tcpproxy import free_port  # noqa: E402
 
-FIXTURES = Path(os.environ.get("EPV_SHARED_DIR", ROOT.parent / "shared")) / "fixtures" / "marketdata"
+FIXTURES = marketdata_fixtures()
 
 
 def _load(name: str) -> dict:

@@ -14,6 +14,11 @@ from typing import Any
 
 import httpx
 
+from epv_common.testing.shared import shared_dir
+
+LEGACY_EXPORT_PATH = shared_dir() / "fixtures" / "legacy" / "localstorage-export.json"
+VECTORS_PATH = shared_dir() / "reference" / "epv-vectors.json"
+
 
 @dataclass
 class User:

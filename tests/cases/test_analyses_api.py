@@ -6,29 +6,19 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import httpx
 import pytest
-import pytest_asyncio
 
 from epv_cases.figures import FIGURES
-from tests.cases.casekit import create_case, etag, outbox_events, seed_user, share, sql
+from tests.cases.casekit import VECTORS_PATH, create_case, etag, outbox_events, seed_user, share, sql
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
-VECTORS = json.loads(Path("/work/shared/reference/epv-vectors.json").read_text())
+VECTORS = json.loads(VECTORS_PATH.read_text())
 BY_ID = {v["id"]: v for v in VECTORS["cases"] + VECTORS["edge_cases"]}
 STEADY = BY_ID["steady-consumer"]["input"]
 TOP_LEVEL = {"id", "case_id", "case_version", "origin", "method_version", "status", "warnings",
              "figures", "inputs", "resolved_assumptions", "created_at"}
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cases(system) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=system.url("cases"), timeout=30) as client:
-        yield client
 
 
 async def _steady_case(cases, owner, **overrides):

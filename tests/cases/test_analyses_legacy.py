@@ -6,18 +6,15 @@ are never recomputed."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import httpx
 import pytest
 import pytest_asyncio
 
-from tests.cases.casekit import seed_user
+from tests.cases.casekit import LEGACY_EXPORT_PATH, seed_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
-EXPORT = json.loads(Path("/work/shared/fixtures/legacy/localstorage-export.json").read_text())
+EXPORT = json.loads(LEGACY_EXPORT_PATH.read_text())
 NO_BALANCE_SHEET = ("LEGACY_NO_BALANCE_SHEET", "financialData")
 
 # The README's "End-to-end figures" (rounded to 4 decimals; wacc a ratio).
@@ -38,12 +35,6 @@ FAILURES = {
 
 def close(actual: float, expected: float, decimals: int) -> bool:
     return abs(actual - expected) <= 0.5 * 10 ** -decimals + 1e-9 * max(1.0, abs(expected))
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cases(system) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=system.url("cases"), timeout=60) as client:
-        yield client
 
 
 @pytest_asyncio.fixture(loop_scope="session")

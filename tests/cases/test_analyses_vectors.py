@@ -11,19 +11,15 @@ vector answers the analysis with a 422 problem carrying the engine's code and fi
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import pytest_asyncio
 
-from tests.cases.casekit import seed_user
+from tests.cases.casekit import VECTORS_PATH, seed_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
-VECTORS = json.loads(Path("/work/shared/reference/epv-vectors.json").read_text())
+VECTORS = json.loads(VECTORS_PATH.read_text())
 ENTRIES = VECTORS["cases"] + VECTORS["edge_cases"]
 
 # Section 11's classes, as the tolerance of section 12 needs them.
@@ -69,12 +65,6 @@ def figure_mismatches(actual: dict[str, Any], expected: dict[str, Any]) -> list[
 
 def warning_set(warnings: list[dict[str, Any]]) -> set[tuple[str, str | None]]:
     return {(w["code"], w["field"]) for w in warnings}
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cases(system) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=system.url("cases"), timeout=30) as client:
-        yield client
 
 
 @pytest.mark.parametrize("vector", ENTRIES, ids=[v["id"] for v in ENTRIES])

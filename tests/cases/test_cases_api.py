@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
-import httpx
 import orjson
 import pytest
-import pytest_asyncio
 
 from tests.cases.casekit import create_case, etag, outbox_events, seed_user, sql
 
@@ -21,12 +18,6 @@ EPV_INPUT = {
     "fiscal_years": [],
     "assumptions": {},
 }
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cases(system) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=system.url("cases"), timeout=30) as client:
-        yield client
 
 
 async def test_create_get_and_etag(cases, system):

@@ -5,30 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import httpx
 import pytest
-import pytest_asyncio
 
 from tests.cases.casekit import seed_user, sql
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
-
-EXPORT_PATH = Path("/work/shared/fixtures/legacy/localstorage-export.json")
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cases(system) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=system.url("cases"), timeout=60) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def export() -> dict:
-    return json.loads(EXPORT_PATH.read_text())
-
 
 async def _counts(system, owner_id: str) -> dict[str, int]:
     oid = uuid.UUID(owner_id)

@@ -5,12 +5,10 @@ a revoked share, a deactivated grantee, a stranger and an ADMIN. A case you may 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import pytest_asyncio
 
 from tests.cases.casekit import User, create_case, etag, outbox_events, seed_user, share, sql
 
@@ -36,12 +34,6 @@ ALLOWED = {
     "revoke": {"owner", "ADMIN_SHARE"},
     "delete": {"owner"},
 }
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cases(system) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=system.url("cases"), timeout=30) as client:
-        yield client
 
 
 async def _world(cases, system) -> tuple[dict, dict[str, User], User]:

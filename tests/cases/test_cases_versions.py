@@ -3,22 +3,13 @@ restore an old one as a new version."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 
-import httpx
 import jsonpatch
 import pytest
-import pytest_asyncio
 
 from tests.cases.casekit import create_case, etag, outbox_events, seed_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cases(system) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=system.url("cases"), timeout=30) as client:
-        yield client
 
 
 async def test_history_diff_and_restore(cases, system):

@@ -11,30 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import respx
 
+from epv_common.testing.shared import marketdata_fixtures
 from epv_common.testing.system import INTERNAL_TOKEN
 from epv_marketdata.app import create_app
 from epv_marketdata.settings import Settings
 
-
-def _fixtures_dir() -> Path:
-    shared = os.environ.get("EPV_SHARED_DIR")
-    root = Path(shared) if shared else Path(__file__).resolve().parents[2].parent / "shared"
-    return root / "fixtures" / "marketdata"
-
-
-MD_FIXTURES = _fixtures_dir()
+MD_FIXTURES = marketdata_fixtures()
 MD_AV_URL = "https://av.test"
 MD_FH_URL = "https://fh.test/api/v1"
 AV_JSON = {"content-type": "application/json"}

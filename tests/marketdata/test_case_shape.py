@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import respx
+
+from epv_common.testing.shared import marketdata_fixtures
 from epv_marketdata.providers import (
     AlphaVantageClient,
     RetryPolicy,
@@ -24,14 +24,7 @@ from epv_marketdata.providers import (
 from epv_marketdata.providers import alphavantage as av_module
 from epv_marketdata.providers.case_shape import FISCAL_YEAR_FIELDS, to_millions
 
-
-def _fixtures_dir() -> Path:
-    shared = os.environ.get("EPV_SHARED_DIR")
-    root = Path(shared) if shared else Path(__file__).resolve().parents[2].parent / "shared"
-    return root / "fixtures" / "marketdata"
-
-
-FIXTURES = _fixtures_dir()
+FIXTURES = marketdata_fixtures()
 AV_URL = "https://av.test"
 SYMBOLS = ["AAPL", "MSFT", "KO"]
 STATEMENTS = ("INCOME_STATEMENT", "BALANCE_SHEET", "CASH_FLOW")

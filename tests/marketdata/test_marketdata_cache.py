@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import as_role, running, unique_symbol
+from tests.marketdata.conftest import as_role, running, unique_symbol
+
 from epv_common.testing.tcpproxy import free_port
 from tests.conftest import eventually
 

@@ -7,15 +7,15 @@ internet.
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
 import respx
+
+from epv_common.testing.shared import marketdata_fixtures
 from epv_marketdata.providers import (
     ALPHAVANTAGE_BASE_URL,
     FINNHUB_BASE_URL,
@@ -32,14 +32,7 @@ from epv_marketdata.providers import (
 )
 from epv_marketdata.providers import alphavantage as av_module
 
-
-def _fixtures_dir() -> Path:
-    shared = os.environ.get("EPV_SHARED_DIR")
-    root = Path(shared) if shared else Path(__file__).resolve().parents[2].parent / "shared"
-    return root / "fixtures" / "marketdata"
-
-
-FIXTURES = _fixtures_dir()
+FIXTURES = marketdata_fixtures()
 AV_URL = "https://av.test"
 FH_URL = "https://fh.test/api/v1"
 AV_KEY = "av-parsing-key-5521"

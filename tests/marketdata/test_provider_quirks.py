@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import respx
+
+from epv_common.testing.shared import marketdata_fixtures
 from epv_marketdata.providers import (
     AlphaVantageClient,
     BadRequest,
@@ -33,14 +33,7 @@ from epv_marketdata.providers import (
 from epv_marketdata.providers import alphavantage as av_module
 from epv_marketdata.providers import finnhub as fh_module
 
-
-def _fixtures_dir() -> Path:
-    shared = os.environ.get("EPV_SHARED_DIR")
-    root = Path(shared) if shared else Path(__file__).resolve().parents[2].parent / "shared"
-    return root / "fixtures" / "marketdata"
-
-
-FIXTURES = _fixtures_dir()
+FIXTURES = marketdata_fixtures()
 AV_URL = "https://av.test"
 FH_URL = "https://fh.test/api/v1"
 AV_KEY = "av-secret-KEY-9f3c2e"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel, ValidationError
+
 from epv_marketdata.providers import (
     InvalidSymbolError,
     Symbol,
@@ -10,7 +12,6 @@ from epv_marketdata.providers import (
     normalize_symbol,
 )
 from epv_marketdata.providers.symbols import MAX_SYMBOL_LENGTH
-from pydantic import BaseModel, ValidationError
 
 
 @pytest.mark.parametrize(

@@ -7,24 +7,12 @@ EPV_SHARED_DIR to point elsewhere.
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-
-@cache
-def shared_dir() -> Path:
-    env = os.environ.get("EPV_SHARED_DIR")
-    if env:
-        return Path(env)
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared"
-        if (candidate / "reference" / "epv-vectors.json").is_file():
-            return candidate
-    raise RuntimeError("shared/reference/epv-vectors.json not found above the tests; set EPV_SHARED_DIR")
+from epv_common.testing.shared import shared_dir
 
 
 @cache

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -16,23 +15,14 @@ from typing import Any
 
 import pytest
 
+from epv_common.testing.shared import shared_dir
+
 EXPORT = Path("fixtures") / "legacy" / "localstorage-export.json"
 
 
 @cache
-def _shared_dir() -> Path:
-    env = os.environ.get("EPV_SHARED_DIR")
-    if env:
-        return Path(env)
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "shared" / EXPORT).is_file():
-            return parent / "shared"
-    raise RuntimeError(f"shared/{EXPORT} not found above the tests; set EPV_SHARED_DIR")
-
-
-@cache
 def _export() -> dict[str, Any]:
-    return json.loads((_shared_dir() / EXPORT).read_text(encoding="utf-8"))
+    return json.loads((shared_dir() / EXPORT).read_text(encoding="utf-8"))
 
 
 @pytest.fixture
