@@ -268,7 +268,9 @@ class AnalysisOrigin(BaseModel):
     version: str | None = None
 
 
-class AnalysisSummary(BaseModel):
+class AnalysisBase(BaseModel):
+    """What a list entry and a full analysis both carry."""
+
     id: uuid.UUID
     case_id: uuid.UUID
     case_version: int | None
@@ -277,12 +279,15 @@ class AnalysisSummary(BaseModel):
     engine_version: str | None
     status: str
     warnings: list[dict[str, Any]]
-    headline: dict[str, Any]
-    """epv_operations, epv_equity, epv_per_share, margin_of_safety where the analysis has them
-    (a legacy one: enterprise_value, equity_value)."""
     run_at: datetime | None
     created_by: uuid.UUID | None
     created_at: datetime
+
+
+class AnalysisSummary(AnalysisBase):
+    headline: dict[str, Any]
+    """epv_operations, epv_equity, epv_per_share, margin_of_safety where the analysis has them
+    (a legacy one: enterprise_value, equity_value)."""
 
 
 class AnalysisPage(BaseModel):
@@ -290,23 +295,12 @@ class AnalysisPage(BaseModel):
     next_cursor: str | None = None
 
 
-class AnalysisRead(BaseModel):
-    id: uuid.UUID
-    case_id: uuid.UUID
-    case_version: int | None
-    origin: AnalysisOrigin
-    method_version: str | None
-    engine_version: str | None
-    status: str
-    warnings: list[dict[str, Any]]
+class AnalysisRead(AnalysisBase):
     figures: dict[str, Any]
     inputs: Any
     resolved_assumptions: dict[str, Any] | None
     output: Any = None
     """A legacy or agent result's own output, kept as given."""
-    run_at: datetime | None
-    created_by: uuid.UUID | None
-    created_at: datetime
 
 
 class FigureDifference(BaseModel):
