@@ -4,7 +4,8 @@
     python -m bench.consumer_side raw '{"amqp_url": ..., "queue": ..., "count": N}'
     python -m bench.consumer_side inbox '<Pipeline.describe() + "count">'
 
-Prints READY once it consumes, then DONE <unix time of the last effect>.
+Prints READY once it consumes, then DONE <unix time of the last effect> <CPU seconds used
+since READY>: CPU per event is the figure that holds on a busy machine.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ async def raw(config: dict) -> None:
 
     await queue.consume(on_message)
     print("READY", flush=True)
+    cpu_at_ready = time.process_time()
     await done.wait()
-    print(f"DONE {time.time()}", flush=True)
+    print(f"DONE {time.time()} {time.process_time() - cpu_at_ready}", flush=True)
     await connection.close()
 
 
@@ -46,9 +48,10 @@ async def inbox(config: dict) -> None:
     from bench.scratch import attached_pipeline
 
     async with attached_pipeline(config) as pipeline:
-        consumer = pipeline.consumer()
+        consumer = pipeline.consumer(config.get("shape", "batch"))
         await consumer.start()
         print("READY", flush=True)
+        cpu_at_ready = time.process_time()
         while True:
             async with pipeline.engine.connect() as conn:
                 count = (await conn.execute(
@@ -56,10 +59,12 @@ async def inbox(config: dict) -> None:
             if count >= config["count"]:
                 break
             await asyncio.sleep(0.02)
-        print(f"DONE {time.time()}", flush=True)
+        print(f"DONE {time.time()} {time.process_time() - cpu_at_ready}", flush=True)
         await consumer.stop()
 
 
 if __name__ == "__main__":
     mode, config = sys.argv[1], json.loads(sys.argv[2])
-    asyncio.run({"raw": raw, "inbox": inbox}[mode](config))
+    import uvloop
+
+    uvloop.run({"raw": raw, "inbox": inbox}[mode](config))

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
-from sqlalchemy import Column, DateTime, MetaData, Table, Text, func, insert, text
+from sqlalchemy import Column, DateTime, MetaData, Table, Text, func, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from epv_common.bootstrap import with_database
@@ -42,17 +42,27 @@ class Pipeline:
                 "amqp_url": self.settings.amqp_url.get_secret_value(),
                 "amqp_prefix": self.settings.amqp_prefix}
 
-    def consumer(self) -> InboxConsumer:
-        async def effect(event: CloudEvent, uow) -> None:
-            await uow.session.execute(insert(self.effects).values(event_id=event.id, event_time=event.time))
+    def consumer(self, shape: str = "batch") -> InboxConsumer:
+        """The inbox consumer with one of two effect shapes. `batch`: one INSERT for every new
+        event of a batch, as the audit service appends (it consumes every event, `#`).
+        `per_event`: one INSERT round trip per event, as the low-volume projections do."""
+        insert_effects = text(
+            f"INSERT INTO {self.effects.fullname} (event_id, event_time) "
+            "SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:times AS text[]))")
 
-        return InboxConsumer(
-            consumer=f"bench-{self.schema}",
-            settings=self.settings,
-            uow_factory=self.uow,
-            inbox=self.inbox,
-            handlers={"case.created": effect},
-        )
+        async def effect(event: CloudEvent, uow) -> None:
+            await uow.session.execute(insert_effects, {"ids": [event.id], "times": [event.time]})
+
+        async def effects(events: list[CloudEvent], uow) -> None:
+            await uow.session.execute(insert_effects, {
+                "ids": [e.id for e in events], "times": [e.time for e in events]})
+
+        if shape == "batch":
+            shape_args = {"batch_handler": effects, "routing_keys": ["case.created"]}
+        else:
+            shape_args = {"handlers": {"case.created": effect}}
+        return InboxConsumer(consumer=f"bench-{self.schema}", settings=self.settings,
+                             uow_factory=self.uow, inbox=self.inbox, **shape_args)
 
 
 def _tables(schema: str) -> tuple[Table, Table, Table]:

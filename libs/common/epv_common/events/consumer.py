@@ -42,7 +42,8 @@ log = structlog.get_logger("epv.consumer")
 EventHandler = Callable[[CloudEvent, UnitOfWork], Awaitable[None]]
 BatchHandler = Callable[[list[CloudEvent], UnitOfWork], Awaitable[None]]
 
-BATCH_MAX = 500
+# Half the default prefetch: the broker refills the other half while a batch commits.
+BATCH_MAX = 256
 BATCH_WAIT_S = 0.005
 RETRY_BACKOFF_S = 0.05
 
