@@ -11,7 +11,7 @@ from epv_auth.keys import KeyRing, ensure_signing_key
 from epv_auth.models import SCHEMA, inbox, outbox
 from epv_auth.service import Auth
 from epv_auth.settings import Settings
-from epv_auth.throttle import LoginThrottle
+from epv_auth.throttle import FailureThrottle
 from epv_auth.users import create_super_admin
 from epv_common.events.consumer import InboxConsumer
 from epv_common.runtime import Runtime, start_runtime
@@ -36,7 +36,10 @@ def create_app(settings: Settings) -> FastAPI:
         runtime.extras["auth"] = Auth(
             settings=settings, uow=runtime.uow, redis=runtime.redis,
             keyring=KeyRing(settings, runtime.uow),
-            throttle=LoginThrottle(runtime.redis, settings))
+            throttle=FailureThrottle(runtime.redis, settings),
+            setup_throttle=FailureThrottle(
+                runtime.redis, settings, action="password-setup",
+                address_threshold=settings.password_setup_address_max_failures))
 
     return create_service_app(
         settings, title="EPV auth", version=__version__,

@@ -1,10 +1,11 @@
-"""Events the auth service emits. A password or hash never enters one.
+"""Events the auth service emits. A password, a hash or a token never enters one.
 
 Security-relevant events carry `"security": true` in data, so the audit trail flags them.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from epv_common.events.envelope import CloudEvent, new_event
@@ -29,6 +30,29 @@ def user_updated(user: dict[str, Any], *, before: dict[str, Any], after: dict[st
     return new_event("auth.user.updated", source=SOURCE, subject=str(user["id"]),
                      actor_id=actor_id, data={"user": public_user(user), "before": before,
                                               "after": after, "security": security})
+
+
+def password_setup_issued(user: dict[str, Any], *, token_id: str, expires_at: datetime,
+                          superseded: int, actor_id: str) -> CloudEvent:
+    """An admin issued a one-time password-setup token (never in the event: only its id)."""
+    return new_event("auth.user.password_setup_issued", source=SOURCE, subject=str(user["id"]),
+                     actor_id=actor_id,
+                     data={"user_id": str(user["id"]), "email": user["email"],
+                           "token_id": token_id, "expires_at": _rfc3339(expires_at),
+                           "invited": user.get("invited_at") is not None,
+                           "superseded": superseded, "security": True})
+
+
+def password_set(user: dict[str, Any], *, token_id: str, invited: bool) -> CloudEvent:
+    """A user set their password by redeeming a password-setup token."""
+    return new_event("auth.user.password_set", source=SOURCE, subject=str(user["id"]),
+                     actor_id=str(user["id"]),
+                     data={"user_id": str(user["id"]), "email": user["email"],
+                           "token_id": token_id, "invited": invited, "security": True})
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def login_succeeded(user: dict[str, Any], *, session_id: str, address: str | None,

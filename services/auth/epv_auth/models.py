@@ -1,5 +1,5 @@
-"""The auth schema: users, sessions, refresh tokens, signing keys, system config, outbox,
-inbox."""
+"""The auth schema: users, sessions, refresh tokens, password-setup tokens, signing keys,
+system config, outbox, inbox."""
 
 from sqlalchemy import (
     Boolean,
@@ -62,6 +62,23 @@ refresh_tokens = Table(
     Column("issued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True)),
+)
+
+password_setup_tokens = Table(
+    "password_setup_tokens", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    # SHA-256 of the token: it is shown once, to the admin who issued it, and never stored.
+    Column("token_hash", LargeBinary, nullable=False, unique=True),
+    Column("user_id", UUID(as_uuid=True), ForeignKey(users.c.id, ondelete="CASCADE"),
+           nullable=False),
+    Column("issued_by", UUID(as_uuid=True)),
+    Column("issued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    # Set when a newer token was issued for the same user: only the newest one works.
+    Column("superseded_at", DateTime(timezone=True)),
+    Index("ix_password_setup_tokens_user_open", "user_id",
+          postgresql_where=text("used_at IS NULL AND superseded_at IS NULL")),
 )
 
 signing_keys = Table(

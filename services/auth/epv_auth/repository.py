@@ -11,7 +11,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from epv_auth.errors import EmailTaken
-from epv_auth.models import refresh_tokens, sessions, signing_keys, system_config, users
+from epv_auth.models import (
+    password_setup_tokens,
+    refresh_tokens,
+    sessions,
+    signing_keys,
+    system_config,
+    users,
+)
 
 PUBLIC_USER_COLUMNS = [c for c in users.c if c.name != "password_hash"]
 
@@ -131,6 +138,47 @@ class RefreshTokenRepository:
     async def mark_used(self, token_hash: bytes) -> None:
         await self.session.execute(update(refresh_tokens).where(
             refresh_tokens.c.token_hash == token_hash).values(used_at=func.now()))
+
+
+class PasswordSetupTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def supersede_open(self, user_id: uuid.UUID) -> int:
+        """Retires the user's tokens not yet used or superseded; returns how many."""
+        rows = (await self.session.execute(
+            update(password_setup_tokens)
+            .where(password_setup_tokens.c.user_id == user_id,
+                   password_setup_tokens.c.used_at.is_(None),
+                   password_setup_tokens.c.superseded_at.is_(None))
+            .values(superseded_at=func.now()).returning(password_setup_tokens.c.id))).all()
+        return len(rows)
+
+    async def add(self, *, token_id: uuid.UUID, token_hash: bytes, user_id: uuid.UUID,
+                  issued_by: uuid.UUID | None, expires_at: datetime) -> dict[str, Any]:
+        row = (await self.session.execute(
+            insert(password_setup_tokens).values(
+                id=token_id, token_hash=token_hash, user_id=user_id, issued_by=issued_by,
+                expires_at=expires_at)
+            .returning(*(c for c in password_setup_tokens.c if c.name != "token_hash")))).one()
+        return dict(row._mapping)
+
+    async def by_hash(self, token_hash: bytes, *, for_update: bool = False
+                      ) -> dict[str, Any] | None:
+        """The token with its user's email and active flag; row-locked with for_update, so of
+        concurrent redemptions the first uses it and the others see it used."""
+        stmt = (select(password_setup_tokens.c.id, password_setup_tokens.c.user_id,
+                       password_setup_tokens.c.expires_at, password_setup_tokens.c.used_at,
+                       password_setup_tokens.c.superseded_at, users.c.email, users.c.active)
+                .join(users, users.c.id == password_setup_tokens.c.user_id)
+                .where(password_setup_tokens.c.token_hash == token_hash))
+        if for_update:
+            stmt = stmt.with_for_update(of=password_setup_tokens)
+        return _one((await self.session.execute(stmt)).first())
+
+    async def mark_used(self, token_id: uuid.UUID) -> None:
+        await self.session.execute(update(password_setup_tokens).where(
+            password_setup_tokens.c.id == token_id).values(used_at=func.now()))
 
 
 class KeyRepository:

@@ -29,7 +29,7 @@ from epv_auth.keys import KeyRing
 from epv_auth.passwords import check_policy, dummy_hash, hash_password, verify_password
 from epv_auth.repository import RefreshTokenRepository, SessionRepository, UserRepository
 from epv_auth.settings import Settings
-from epv_auth.throttle import LoginThrottle
+from epv_auth.throttle import FailureThrottle
 from epv_auth.tokens import issue_access_token, new_refresh_token, refresh_token_hash
 from epv_common.db import UnitOfWork, UnitOfWorkFactory
 from epv_common.errors import DependencyUnavailable, NotAuthenticated, NotFound
@@ -45,7 +45,8 @@ class Auth:
     uow: UnitOfWorkFactory
     redis: Redis
     keyring: KeyRing
-    throttle: LoginThrottle
+    throttle: FailureThrottle  # failed logins, per account and per address
+    setup_throttle: FailureThrottle  # invalid password-setup tokens, per address
 
 
 @dataclass(frozen=True)

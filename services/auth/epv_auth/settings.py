@@ -35,6 +35,12 @@ class Settings(ServiceSettings, TokenSettings):
     # Per address: more lenient, since many users may share one address (an office NAT).
     login_address_max_failures: int = Field(50, ge=1, le=10_000)
 
+    # One-time password-setup tokens (an invited account's first password, or an
+    # admin-assisted reset): valid this long after issue. Invalid tokens presented from one
+    # address lock it out like failed logins do (same base/max lock lengths).
+    password_setup_ttl_s: int = Field(72 * 3600, ge=300, le=30 * 86_400)
+    password_setup_address_max_failures: int = Field(20, ge=1, le=10_000)
+
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: SecretStr | None = None
 

@@ -1,10 +1,14 @@
-"""Failed-login throttling in Redis, so every replica sees the same counts and locks.
+"""Failure throttling in Redis (failed logins, invalid password-setup tokens), so every
+replica sees the same counts and locks.
 
 Per account (keyed by a hash of the email, so Redis holds no addresses of people) and per
 client address: failures are counted in a window; reaching the threshold sets a lock whose
 length doubles with each lock in the escalation window (base, 2×base, … up to max). A
 successful login clears the account's counters, never the address's (one valid account must
 not let an address keep guessing others).
+
+Each action has its own keys (`action`): a password-setup token names no account, so its
+failures count per address only (`email=None`), and they never lock anybody's logins.
 """
 
 from __future__ import annotations
@@ -41,35 +45,43 @@ class Lock:
     seconds: int
 
 
-class LoginThrottle:
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+class FailureThrottle:
+    def __init__(self, redis: Redis, settings: Settings, *, action: str = "login",
+                 address_threshold: int | None = None) -> None:
         self.redis = redis
         self.settings = settings
+        self.action = action
+        self.address_threshold = address_threshold or settings.login_address_max_failures
         self._script = redis.register_script(_RECORD_FAILURE)
 
     def _keys(self, scope: str, ident: str) -> list[str]:
         digest = hashlib.sha256(ident.encode()).hexdigest()[:32]
-        return [key(self.settings, "auth", "login", part, scope, digest)
+        return [key(self.settings, "auth", self.action, part, scope, digest)
                 for part in ("failures", "level", "lock")]
 
-    async def locked_for(self, *, email: str, address: str) -> int:
-        """Seconds until a login for this account from this address may be tried (0: now)."""
+    def _scopes(self, email: str | None, address: str) -> list[tuple[str, str]]:
+        return ([("account", email)] if email is not None else []) + [("address", address)]
+
+    async def locked_for(self, *, email: str | None, address: str) -> int:
+        """Seconds until this account (if any) may be tried from this address (0: now)."""
         try:
-            ttls = [await self.redis.ttl(self._keys("account", email)[2]),
-                    await self.redis.ttl(self._keys("address", address)[2])]
+            ttls = [await self.redis.ttl(self._keys(scope, ident)[2])
+                    for scope, ident in self._scopes(email, address)]
         except RedisError as exc:
             raise DependencyUnavailable(dependency="Redis") from exc
         return max(0, *ttls)
 
-    async def record_failure(self, *, email: str, address: str, threshold: int) -> list[Lock]:
+    async def record_failure(self, *, email: str | None, address: str,
+                             threshold: int | None = None) -> list[Lock]:
+        """`threshold` is the account's (needed when `email` is given)."""
         s = self.settings
         locks = []
+        limits = {"account": threshold, "address": self.address_threshold}
         try:
-            for scope, ident, limit in (("account", email, threshold),
-                                        ("address", address, s.login_address_max_failures)):
+            for scope, ident in self._scopes(email, address):
                 seconds = int(await self._script(
                     keys=self._keys(scope, ident),
-                    args=[limit, s.login_failure_window_s, s.login_lock_base_s,
+                    args=[limits[scope], s.login_failure_window_s, s.login_lock_base_s,
                           s.login_lock_max_s, s.login_lock_escalation_window_s]))
                 if seconds:
                     locks.append(Lock(scope=scope, seconds=seconds))

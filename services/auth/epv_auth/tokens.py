@@ -1,4 +1,5 @@
-"""Access tokens (RS256 JWTs signed with the current key) and opaque refresh tokens."""
+"""Access tokens (RS256 JWTs signed with the current key), and the opaque tokens (refresh,
+password setup) that are stored only as their SHA-256."""
 
 from __future__ import annotations
 
@@ -30,4 +31,12 @@ def new_refresh_token() -> str:
 
 
 def refresh_token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def new_password_setup_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits: guessing one is hopeless, throttled or not
+
+
+def password_setup_token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()

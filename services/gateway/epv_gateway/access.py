@@ -8,6 +8,7 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset({
     ("POST", "/api/auth/register"),
     ("POST", "/api/auth/login"),
     ("POST", "/api/auth/refresh"),
+    ("POST", "/api/auth/password-setup"),  # the one-time token in the body is the credential
     ("GET", "/.well-known/jwks.json"),
 })
 

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, Response
 
-from epv_auth import service
+from epv_auth import invitations, service
 from epv_auth.api.deps import AuthDep, ClientDep, OptionalPrincipalDep
 from epv_auth.api.schemas import (
     LoginRequest,
     MeUpdate,
     PasswordChange,
+    PasswordSetupRequest,
     RefreshRequest,
     RegisterRequest,
     SessionRead,
@@ -71,6 +72,16 @@ async def logout(request: Request, auth: AuthDep, principal: OptionalPrincipalDe
     response.delete_cookie(auth.settings.refresh_cookie_name, path=auth.settings.refresh_cookie_path,
                            secure=True, httponly=True, samesite="strict")
     return response
+
+
+@router.post("/password-setup", status_code=204)
+async def complete_password_setup(body: PasswordSetupRequest, auth: AuthDep, client: ClientDep
+                                  ) -> Response:
+    """Sets the password with a token from POST /api/users/{id}/password-setup (no access
+    token needed); the token is used up and the user's open sessions end."""
+    await invitations.redeem_password_setup(auth, token=body.token, password=body.password,
+                                            client=client)
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=UserRead)

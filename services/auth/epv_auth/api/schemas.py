@@ -43,6 +43,8 @@ class UserRead(BaseModel):
     organization: str | None
     role: str
     active: bool
+    # Set while an account created for a legacy import has no password of its own yet.
+    invited_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -67,6 +69,23 @@ class PasswordChange(BaseModel):
 
     current_password: str = PasswordField
     new_password: str = PasswordField
+
+
+class PasswordSetupIssued(BaseModel):
+    token: str = Field(description="Shown once, never again: hand it to the user.")
+    token_id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    expires_at: datetime
+    invited: bool = Field(description="The account has never had a password of its own.")
+    superseded: int = Field(description="Earlier tokens of the user that stopped working.")
+
+
+class PasswordSetupRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=256)
+    password: str = PasswordField
 
 
 class SessionRead(BaseModel):
