@@ -33,6 +33,27 @@ async def test_create_get_and_etag(cases, system):
     assert event["payload"]["data"]["version"] == 1
 
 
+async def test_fast_reads_answer_exactly_what_their_models_describe(cases, system):
+    """GET one and the list skip FastAPI's response validation (epv_common.jsonresponse): their
+    JSON must still be what CaseRead and CasePage would produce, field for field."""
+    from epv_cases.api.schemas import CasePage, CaseRead
+
+    owner = await seed_user(system)
+    created = await create_case(cases, owner, name="Shape", ticker="shp", tags=["x"])
+    got = await cases.get(f"/api/cases/{created['id']}", headers=owner.headers)
+    body = got.json()
+    assert set(body) == set(CaseRead.model_fields)
+    assert CaseRead.model_validate(body).model_dump(mode="json") == body
+    assert body["created_at"].endswith("Z") and body == {**created, "access": "OWNER"}
+    listed = (await cases.get("/api/cases?limit=5", headers=owner.headers)).json()
+    assert set(listed) == set(CasePage.model_fields)
+    [entry] = listed["items"]
+    assert CasePage.model_validate(listed).model_dump(mode="json") == listed
+    assert entry == {k: body[k] for k in entry} and set(entry) == {
+        "id", "owner_id", "name", "status", "industry", "ticker", "tags", "version",
+        "created_at", "updated_at", "legacy_id", "deleted_at", "access"}
+
+
 async def test_validation_problem_lists_every_field(cases, system):
     owner = await seed_user(system)
     response = await cases.post("/api/cases", headers=owner.headers, json={

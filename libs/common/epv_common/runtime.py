@@ -68,7 +68,7 @@ async def start_runtime(
     rt = Runtime(
         settings=settings, schema=schema, engine=engine, sessionmaker=sessionmaker,
         uow=uow_factory(sessionmaker, outbox, source=settings.service_name,  # type: ignore[arg-type]
-                        reader=make_reader(engine)),
+                        reader=make_reader(engine), engine=engine),
         redis=create_redis(settings) if use_redis else None,
     )
     if outbox is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-
 import uuid
 from datetime import datetime
 from typing import Any
@@ -35,6 +34,7 @@ from epv_cases.models import (
     user_preferences,
     users,
 )
+from epv_common.db import PreparedRead, UnitOfWork
 
 CONTENT_FIELDS = ("name", "status", "industry", "ticker", "tags", "notes", "financial_data")
 
@@ -59,7 +59,11 @@ def _live_share(user_id: uuid.UUID):
     )
 
 
-def _case_with_share(*, deleted: bool):
+# What a client sees of a case (CaseRead): legacy_key is the import's idempotency key only.
+READ_COLUMNS = [c for c in cases.c if c.name != "legacy_key"]
+
+
+def _case_with_share(*, deleted: bool, columns=(cases,)):
     """Built once per variant: building a statement this size and its cache key on every
     request cost about as much as running it."""
     user_id = bindparam("user_id", type_=shares.c.user_id.type)
@@ -67,14 +71,22 @@ def _case_with_share(*, deleted: bool):
                    .where(shares.c.case_id == cases.c.id, _live_share(user_id))
                    .scalar_subquery().label("share_level"))
     where = cases.c.deleted_at.is_not(None) if deleted else cases.c.deleted_at.is_(None)
-    return select(cases, share_level).where(
+    return select(*columns, share_level).where(
         cases.c.id == bindparam("case_id", type_=cases.c.id.type), where)
 
 
 _CASE_WITH_SHARE = {deleted: _case_with_share(deleted=deleted) for deleted in (False, True)}
+# GET /api/cases/{id} reads outside any transaction, without a Session (see PreparedRead).
+_CASE_WITH_SHARE_READ = PreparedRead(_case_with_share(deleted=False, columns=READ_COLUMNS))
 
 
 @functools.cache
+def _visible_cases_query(scope: str, *, ticker: bool, q: bool, status: bool,
+                         updated_since: bool, after: bool) -> PreparedRead:
+    return PreparedRead(_visible_cases_statement(
+        scope, ticker=ticker, q=q, status=status, updated_since=updated_since, after=after))
+
+
 def _visible_cases_statement(scope: str, *, ticker: bool, q: bool, status: bool,
                              updated_since: bool, after: bool):
     """The list query for one combination of filters, built once with bind parameters.
@@ -121,6 +133,47 @@ def _dict(row) -> dict[str, Any] | None:
     return dict(row._mapping) if row is not None else None
 
 
+class CaseReads:
+    """The two hottest reads, one case and a page of the list, as PreparedReads: one round
+    trip each, no Session, no transaction. Writes read through CaseRepository instead, inside
+    their transaction."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    async def get_with_share(self, case_id: uuid.UUID, *, user_id: uuid.UUID
+                             ) -> tuple[dict[str, Any] | None, str | None]:
+        """The live case and the caller's live share level."""
+        case = await self.uow.fetch_one(_CASE_WITH_SHARE_READ,
+                                        {"case_id": case_id, "user_id": user_id})
+        if case is None:
+            return None, None
+        return case, case.pop("share_level")
+
+    async def list_visible(
+        self, *, user_id: uuid.UUID, scope: str, ticker: str | None, q: str | None,
+        status: str | None, updated_since: datetime | None, limit: int,
+        after: tuple[datetime, uuid.UUID] | None,
+    ) -> list[dict[str, Any]]:
+        """Live cases the user owns and/or has a live share of, newest update first."""
+        query = _visible_cases_query(
+            scope, ticker=ticker is not None, q=q is not None, status=status is not None,
+            updated_since=updated_since is not None, after=after is not None)
+        params: dict[str, Any] = {"user_id": user_id, "page_rows": limit + 1}
+        if ticker is not None:
+            params["ticker"] = ticker.upper()
+        if q is not None:
+            escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params["name_pattern"] = f"%{escaped}%"
+        if status is not None:
+            params["status"] = status
+        if updated_since is not None:
+            params["updated_since"] = updated_since
+        if after is not None:
+            params["after_updated_at"], params["after_id"] = after
+        return await self.uow.fetch(query, params)
+
+
 class CaseRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -162,29 +215,6 @@ class CaseRepository:
         else:
             stmt = stmt.where(cases.c.deleted_at.is_not(None)).values(deleted_at=None)
         return _dict((await self.session.execute(stmt.returning(cases))).first())
-
-    async def list_visible(
-        self, *, user_id: uuid.UUID, scope: str, ticker: str | None, q: str | None,
-        status: str | None, updated_since: datetime | None, limit: int,
-        after: tuple[datetime, uuid.UUID] | None,
-    ) -> list[dict[str, Any]]:
-        """Live cases the user owns and/or has a live share of, newest update first."""
-        stmt = _visible_cases_statement(
-            scope, ticker=ticker is not None, q=q is not None, status=status is not None,
-            updated_since=updated_since is not None, after=after is not None)
-        params: dict[str, Any] = {"user_id": user_id, "page_rows": limit + 1}
-        if ticker is not None:
-            params["ticker"] = ticker.upper()
-        if q is not None:
-            escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            params["name_pattern"] = f"%{escaped}%"
-        if status is not None:
-            params["status"] = status
-        if updated_since is not None:
-            params["updated_since"] = updated_since
-        if after is not None:
-            params["after_updated_at"], params["after_id"] = after
-        return [dict(r._mapping) for r in (await self.session.execute(stmt, params))]
 
     async def list_deleted(self, *, owner_id: uuid.UUID, since: datetime, limit: int,
                            after: tuple[datetime, uuid.UUID] | None) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ from epv_cases.errors import (
 )
 from epv_cases.permissions import Access, Level, access_to, check_grant, require
 from epv_cases.repository import (
+    CaseReads,
     CaseRepository,
     CommentRepository,
     ShareRepository,
@@ -133,9 +134,7 @@ async def create_case(uow: UnitOfWork, principal: Principal, fields: dict[str, A
 
 async def get_case(uow: UnitOfWork, principal: Principal, case_id: uuid.UUID) -> dict[str, Any]:
     # The hot read runs without a transaction; only a privileged read has something to commit.
-    async with uow.reading() as session:
-        case, share_level = await CaseRepository(session).get_with_share(
-            case_id, user_id=_uid(principal))
+    case, share_level = await CaseReads(uow).get_with_share(case_id, user_id=_uid(principal))
     access = require(access_to(case, principal, share_level) if case else None, Level.READ,
                      case_id=case_id)
     if access.privileged:
@@ -172,11 +171,10 @@ def _case_after(page: PageParams) -> tuple[datetime, uuid.UUID] | None:
 
 async def list_cases(uow: UnitOfWork, principal: Principal, filters: CaseFilters,
                      page: PageParams) -> dict:
-    async with uow.reading() as session:
-        rows = await CaseRepository(session).list_visible(
-            user_id=_uid(principal), scope=filters.scope, ticker=filters.ticker, q=filters.q,
-            status=filters.status, updated_since=filters.updated_since, limit=page.limit,
-            after=_case_after(page))
+    rows = await CaseReads(uow).list_visible(
+        user_id=_uid(principal), scope=filters.scope, ticker=filters.ticker, q=filters.q,
+        status=filters.status, updated_since=filters.updated_since, limit=page.limit,
+        after=_case_after(page))
     for row in rows:
         level = row.pop("share_level")
         row["access"] = "OWNER" if row["owner_id"] == _uid(principal) else level

@@ -33,6 +33,7 @@ from epv_cases.api.schemas import (
 )
 from epv_common.deps import PageDep, PrincipalDep, UowDep
 from epv_common.errors import InvalidInput
+from epv_common.jsonresponse import row_json
 from epv_common.problems import field_errors_from_pydantic
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
@@ -72,15 +73,13 @@ async def list_cases(
     filters = service.CaseFilters(scope=scope, ticker=ticker, q=q,
                                   status=status.value if status else None,
                                   updated_since=updated_since)
-    return await service.list_cases(uow, principal, filters, page)
+    return row_json(await service.list_cases(uow, principal, filters, page))
 
 
 @router.get("/{case_id}", response_model=CaseRead)
-async def get_case(case_id: uuid.UUID, uow: UowDep, principal: PrincipalDep,
-                   response: Response) -> dict:
+async def get_case(case_id: uuid.UUID, uow: UowDep, principal: PrincipalDep) -> Response:
     case = await service.get_case(uow, principal, case_id)
-    _etag(response, case["version"])
-    return case
+    return row_json(case, headers={"ETag": f'"{case["version"]}"'})
 
 
 @router.put("/{case_id}", response_model=CaseRead)
