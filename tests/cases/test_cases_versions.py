@@ -3,7 +3,6 @@ restore an old one as a new version."""
 
 from __future__ import annotations
 
-
 import jsonpatch
 import pytest
 
