@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from epv_cases.api.schemas import AnalysisRead
 from epv_cases.figures import FIGURES
 from tests.cases.casekit import VECTORS_PATH, create_case, etag, outbox_events, seed_user, share, sql
 
@@ -31,6 +32,12 @@ def _analyses(case_id: str) -> str:
     return f"/api/cases/{case_id}/analyses"
 
 
+def as_the_model_writes_it(body: dict) -> dict:
+    """A full analysis is written straight from its row (not through the model): it must be
+    exactly the model's JSON, no member more or less."""
+    return AnalysisRead.model_validate(body).model_dump(mode="json")
+
+
 async def test_engine_analysis_is_stored_whole_and_read_back(cases, system):
     owner = await seed_user(system)
     case = await _steady_case(cases, owner)
@@ -48,6 +55,7 @@ async def test_engine_analysis_is_stored_whole_and_read_back(cases, system):
     assert body["inputs"] == STEADY
     assert body["resolved_assumptions"]["wacc"] == 0.09
     assert response.headers["location"] == f"{_analyses(case['id'])}/{body['id']}"
+    assert body == as_the_model_writes_it(body)
 
     got = await cases.get(f"{_analyses(case['id'])}/{body['id']}", headers=owner.headers)
     assert got.status_code == 200 and got.json() == body
@@ -199,6 +207,7 @@ async def test_agent_analysis_is_stored_with_its_origin_and_never_recomputed(cas
     response = await cases.post(_analyses(case["id"]), json=body, headers=owner.headers)
     assert response.status_code == 201, response.text
     stored = response.json()
+    assert stored == as_the_model_writes_it(stored)
     assert stored["origin"] == body["origin"]
     assert stored["figures"] == body["figures"] and stored["engine_version"] is None
     assert stored["case_version"] == 1 and stored["method_version"] == "agent-epv-2"

@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from tests.cases.casekit import LEGACY_EXPORT_PATH, seed_user
+from tests.cases.test_analyses_api import as_the_model_writes_it
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -105,6 +106,7 @@ async def test_legacy_analyses_are_listed_and_never_recomputed(cases, imported):
     one = await cases.get(f"/api/cases/{harbor}/analyses/{epv_pro['id']}",
                           headers=owner.headers)
     assert one.status_code == 200 and one.json()["output"] is not None
+    assert one.json() == as_the_model_writes_it(one.json())
     for analysis in legacy:
         recheck = await cases.get(f"/api/cases/{harbor}/analyses/{analysis['id']}/recheck",
                                   headers=owner.headers)

@@ -5,6 +5,11 @@ the engine ran on (for a FinancialDatasetV1 case, the mapped document of epv-met
 the resolved assumptions, the method and engine versions, the warnings and every figure of
 section 11 (the sensitivity grid and margin of safety among them). Only engine analyses are
 rechecked; agents' and legacy results are kept as given, since their method is not ours.
+
+Storing one takes two round trips and holds no transaction open while the engine runs: the
+case is read with the caller's access (as GET /api/cases/{id} reads it), then one statement
+writes the analysis and its `analysis.completed` event to the outbox. One statement is atomic:
+it stores both or, failing, neither.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from epv_cases import events
-from epv_cases.analyses_repository import AnalysisRepository
+from epv_cases.analyses_repository import AnalysisRepository, AnalysisWrites
 from epv_cases.engine import ENGINE_VERSION, METHOD_VERSION, analyse, analyse_financial_data
 from epv_cases.errors import (
     AgentAnalysisInvalid,
@@ -31,11 +36,12 @@ from epv_cases.figures import (
     figure_matches,
     finite_everywhere,
 )
-from epv_cases.permissions import Level
-from epv_cases.repository import content_of
+from epv_cases.permissions import Level, access_to, require
+from epv_cases.repository import CaseReads, content_of
 from epv_cases.service import _commit_if_audited, _load, _uid, _version
 from epv_common.db import UnitOfWork
 from epv_common.errors import InvalidInput
+from epv_common.events.envelope import CloudEvent
 from epv_common.identity import Principal
 from epv_common.pagination import PageParams, page_of
 
@@ -60,11 +66,26 @@ def presented(row: dict[str, Any]) -> dict[str, Any]:
             "headline": {n: figures[n] for n in names if n in figures}}
 
 
+async def _editable_case(uow: UnitOfWork, principal: Principal, case_id: uuid.UUID, *,
+                         what: str) -> tuple[dict[str, Any], list[CloudEvent]]:
+    """The case if the caller may analyse it (EDIT), read in one round trip outside any
+    transaction, and the privileged-read event that reading it calls for, if any (see
+    service._load), to be stored with the analysis."""
+    case, share_level = await CaseReads(uow).get_with_share(case_id, user_id=_uid(principal))
+    access = require(access_to(case, principal, share_level) if case else None, Level.EDIT,
+                     case_id=case_id)
+    if not access.privileged:
+        return case, []
+    return case, [events.case_privileged_read(case, actor_id=principal.user_id,
+                                              role=principal.role.name, what=what)]
+
+
 async def _content_at(uow: UnitOfWork, case: dict[str, Any], case_version: int | None
                       ) -> tuple[int, dict[str, Any]]:
     if case_version is None or case_version == case["version"]:
         return case["version"], content_of(case)
-    row = await _version(uow, case["id"], case_version)
+    async with uow:
+        row = await _version(uow, case["id"], case_version)
     return case_version, row["content"]
 
 
@@ -78,28 +99,35 @@ def _with_price(inputs: Any, share_price: float | None) -> Any:
     return out
 
 
+async def _store(uow: UnitOfWork, principal: Principal, values: dict[str, Any], *,
+                 recorded: list[CloudEvent]) -> dict[str, Any]:
+    """Stores a new analysis with its `analysis.completed` event (and any event `recorded`
+    while reading the case) in one atomic statement."""
+    values = {"id": uuid.uuid4(), **values, "status": "ok", "created_by": _uid(principal)}
+    completed = events.analysis_completed(values, actor_id=principal.user_id)
+    return await AnalysisWrites(uow).add(values, events=[*recorded, completed])
+
+
 async def run_analysis(uow: UnitOfWork, principal: Principal, case_id: uuid.UUID, *,
                        case_version: int | None = None, share_price: float | None = None
                        ) -> dict[str, Any]:
-    async with uow:
-        seen = await _load(uow, principal, case_id, Level.EDIT, what="analyse")
-        version, content = await _content_at(uow, seen.case, case_version)
-        result = analyse_financial_data(content["financial_data"], case_name=content["name"],
-                                        share_price=share_price)
-        if not result.ok:
-            raise AnalysisRejected(code=result.code or "", field=result.field,
-                                   message=result.message or "", warnings=result.warnings)
-        out = result.to_dict(include_inputs=True)
-        row = await AnalysisRepository(uow.session).add({
-            "id": uuid.uuid4(), "case_id": case_id, "owner_id": seen.case["owner_id"],
-            "case_version": version, "origin_kind": ENGINE_KIND, "origin": ENGINE_ORIGIN,
-            "origin_version": ENGINE_VERSION, "method_version": result.method_version,
-            "engine_version": result.engine_version, "status": "ok",
-            "figures": out["figures"], "inputs": _with_price(out["inputs"], share_price),
-            "resolved_assumptions": out["resolved_assumptions"], "warnings": out["warnings"],
-            "run_at": datetime.now(UTC), "created_by": _uid(principal)})
-        uow.record(events.analysis_completed(row, actor_id=principal.user_id))
-        await uow.commit()
+    """Two round trips: the case (with the caller's access), then the analysis and its event
+    in one statement. Nothing is held open while the engine runs."""
+    case, recorded = await _editable_case(uow, principal, case_id, what="analyse")
+    version, content = await _content_at(uow, case, case_version)
+    result = analyse_financial_data(content["financial_data"], case_name=content["name"],
+                                    share_price=share_price)
+    if not result.ok:
+        raise AnalysisRejected(code=result.code or "", field=result.field,
+                               message=result.message or "", warnings=result.warnings)
+    out = result.to_dict(include_inputs=True)
+    row = await _store(uow, principal, {
+        "case_id": case_id, "owner_id": case["owner_id"], "case_version": version,
+        "origin_kind": ENGINE_KIND, "origin": ENGINE_ORIGIN, "origin_version": ENGINE_VERSION,
+        "method_version": result.method_version, "engine_version": result.engine_version,
+        "figures": out["figures"], "inputs": _with_price(out["inputs"], share_price),
+        "resolved_assumptions": out["resolved_assumptions"], "warnings": out["warnings"],
+        "run_at": datetime.now(UTC)}, recorded=recorded)
     return presented(row)
 
 
@@ -114,17 +142,14 @@ async def add_agent_analysis(uow: UnitOfWork, principal: Principal, case_id: uui
                          "message": "NaN and Infinity are not valid inputs."})
     if problems:
         raise AgentAnalysisInvalid(errors=[{**p, "in": "body"} for p in problems])
-    async with uow:
-        seen = await _load(uow, principal, case_id, Level.EDIT, what="agent analysis")
-        version, _ = await _content_at(uow, seen.case, case_version)
-        row = await AnalysisRepository(uow.session).add({
-            "id": uuid.uuid4(), "case_id": case_id, "owner_id": seen.case["owner_id"],
-            "case_version": version, "origin_kind": AGENT_KIND, "origin": origin["name"],
-            "origin_version": origin["version"], "method_version": method_version,
-            "status": "ok", "figures": figures, "inputs": inputs, "warnings": warnings,
-            "run_at": run_at or datetime.now(UTC), "created_by": _uid(principal)})
-        uow.record(events.analysis_completed(row, actor_id=principal.user_id))
-        await uow.commit()
+    case, recorded = await _editable_case(uow, principal, case_id, what="agent analysis")
+    version, _ = await _content_at(uow, case, case_version)
+    row = await _store(uow, principal, {
+        "case_id": case_id, "owner_id": case["owner_id"], "case_version": version,
+        "origin_kind": AGENT_KIND, "origin": origin["name"], "origin_version": origin["version"],
+        "method_version": method_version, "engine_version": None, "figures": figures,
+        "inputs": inputs, "resolved_assumptions": None, "warnings": warnings,
+        "run_at": run_at or datetime.now(UTC)}, recorded=recorded)
     return presented(row)
 
 

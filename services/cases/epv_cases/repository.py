@@ -34,7 +34,7 @@ from epv_cases.models import (
     user_preferences,
     users,
 )
-from epv_common.db import PreparedRead, UnitOfWork
+from epv_common.db import PreparedQuery, UnitOfWork
 
 CONTENT_FIELDS = ("name", "status", "industry", "ticker", "tags", "notes", "financial_data")
 
@@ -76,14 +76,14 @@ def _case_with_share(*, deleted: bool, columns=(cases,)):
 
 
 _CASE_WITH_SHARE = {deleted: _case_with_share(deleted=deleted) for deleted in (False, True)}
-# GET /api/cases/{id} reads outside any transaction, without a Session (see PreparedRead).
-_CASE_WITH_SHARE_READ = PreparedRead(_case_with_share(deleted=False, columns=READ_COLUMNS))
+# GET /api/cases/{id} reads outside any transaction, without a Session (see PreparedQuery).
+_CASE_WITH_SHARE_READ = PreparedQuery(_case_with_share(deleted=False, columns=READ_COLUMNS))
 
 
 @functools.cache
 def _visible_cases_query(scope: str, *, ticker: bool, q: bool, status: bool,
-                         updated_since: bool, after: bool) -> PreparedRead:
-    return PreparedRead(_visible_cases_statement(
+                         updated_since: bool, after: bool) -> PreparedQuery:
+    return PreparedQuery(_visible_cases_statement(
         scope, ticker=ticker, q=q, status=status, updated_since=updated_since, after=after))
 
 
@@ -134,7 +134,7 @@ def _dict(row) -> dict[str, Any] | None:
 
 
 class CaseReads:
-    """The two hottest reads, one case and a page of the list, as PreparedReads: one round
+    """The two hottest reads, one case and a page of the list, as PreparedQueries: one round
     trip each, no Session, no transaction. Writes read through CaseRepository instead, inside
     their transaction."""
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -18,11 +20,13 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    bindparam,
     func,
     insert,
+    select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from epv_common.events.contract import validate_event
@@ -79,3 +83,28 @@ async def insert_outbox_rows(session: AsyncSession, outbox: Table,
         validate_event(payload)
         rows.append({"event_id": uuid.UUID(event.id), "event_type": event.type, "payload": payload})
     await session.execute(insert(outbox), rows)
+
+
+_EVENT_ARRAYS = {"event_id": "event_ids", "event_type": "event_types", "payload": "payloads"}
+"""Outbox column -> the array parameter holding that column of every event to store."""
+
+
+def insert_outbox_arrays(outbox: Table):
+    """An INSERT of events given as parallel arrays (see outbox_array_params): one statement
+    text whatever the number of events, to run as a CTE beside the write it belongs to, so
+    that write and its events commit together in one statement."""
+    return insert(outbox).from_select(
+        list(_EVENT_ARRAYS),
+        select(*(func.unnest(bindparam(param, type_=ARRAY(outbox.c[column].type)))
+                 for column, param in _EVENT_ARRAYS.items())))
+
+
+def outbox_array_params(events: Sequence[CloudEvent]) -> dict[str, list[Any]]:
+    """The parameters of insert_outbox_arrays, each event checked against its JSON Schema
+    first, as UnitOfWork.commit checks them. Payloads go to the driver as JSON text."""
+    payloads = [event.model_dump(exclude_none=True) for event in events]
+    for payload in payloads:
+        validate_event(payload)
+    return {"event_ids": [uuid.UUID(e.id) for e in events],
+            "event_types": [e.type for e in events],
+            "payloads": [orjson.dumps(p).decode() for p in payloads]}
