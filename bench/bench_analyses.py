@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import time
 import uuid
@@ -35,6 +34,7 @@ import httpx  # noqa: E402
 from bench.bench_cases import UNLIMITED, analyst_token  # noqa: E402
 from bench.gateway_hop import running_system  # noqa: E402
 from bench.paced import run_paced  # noqa: E402
+from bench.proc import with_cpu  # noqa: E402
 from bench.stats import report  # noqa: E402
 from bench.wrk import run_wrk  # noqa: E402
 from epv_cases.engine import analyse  # noqa: E402
@@ -51,7 +51,6 @@ _BACKLOG = """
     SELECT (SELECT count(*) FROM cases.outbox WHERE sent_at IS NULL)
          + (SELECT count(*) FROM cases.outbox WHERE event_type = 'analysis.completed')
          - (SELECT count(*) FROM audit.inbox WHERE event_type = 'analysis.completed')"""
-_TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 
 
 def steady_consumer() -> dict:
@@ -65,34 +64,6 @@ def engine_runs_per_s(document: dict, seconds: float = 1.0) -> float:
         analyse(document)
         runs += 1
     return runs / (time.perf_counter() - start)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of one process so far (fields 14 and 15 of /proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * _TICK_S
-
-
-def postgres_backends(database: str) -> list[int]:
-    """The server processes serving this run's database (their title names it), so the
-    database's share of the CPU is measured too: it runs on the same two cores."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                title = (entry / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if title.startswith("postgres:") and f" {database} " in title:
-                pids.append(int(entry.name))
-    return pids
-
-
-def _cpu_or_zero(pid: int) -> float:
-    try:
-        return cpu_seconds(pid)
-    except OSError:  # a backend that ended during the run: its CPU is gone with it
-        return 0.0
 
 
 async def settle(sut) -> bool:
@@ -110,26 +81,12 @@ async def settle(sut) -> bool:
         await conn.close()
 
 
-async def with_cpu(sut, run: Awaitable[dict], *, client_in_process: bool = False) -> dict:
-    """The run's figures plus the CPU milliseconds per answered request of each process (and
-    of this one, when it is the client: a Python client competes for the same two cores),
-    measured from a settled system."""
+async def settled_with_cpu(sut, run: Awaitable[dict], *, client_in_process: bool = False
+                          ) -> dict:
+    """with_cpu over MEASURED, started from a settled system."""
     settled = await settle(sut)
-    pids = {name: sut.services[name].process.pid for name in MEASURED}
-    if client_in_process:
-        pids["client"] = os.getpid()
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    backends_before = {pid: _cpu_or_zero(pid) for pid in postgres_backends(sut.database)}
-    figures = await run
-    answered = max(figures.get("requests", 0) - figures.get("errors", 0), 1)
-    for name, pid in pids.items():
-        spent = cpu_seconds(pid) - before[name]
-        figures[f"cpu_ms_per_request_{name}"] = round(1000 * spent / answered, 2)
-    spent = sum(_cpu_or_zero(pid) - backends_before.get(pid, 0.0)
-                for pid in postgres_backends(sut.database))
-    figures["cpu_ms_per_request_postgres"] = round(1000 * spent / answered, 2)
-    server_side = [figures[f"cpu_ms_per_request_{name}"] for name in (*MEASURED, "postgres")]
-    figures["cpu_ms_per_request_server_side"] = round(sum(server_side), 2)
+    figures = await with_cpu(sut, run, services=MEASURED,
+                             client_in_process=client_in_process)
     figures["started_settled"] = settled
     return figures
 
@@ -155,16 +112,16 @@ async def run() -> dict:
             return "POST", sut.gateway_url + path, bearer, {}
 
         figures: dict = {"clients": CONNECTIONS, "seconds": SECONDS}
-        figures["closed_loop_gateway"] = await with_cpu(sut, run_wrk(
+        figures["closed_loop_gateway"] = await settled_with_cpu(sut, run_wrk(
             sut.gateway_url + path, connections=CONNECTIONS, seconds=SECONDS, threads=2,
             method="POST", body="{}", headers=post))
-        figures["closed_loop_direct"] = await with_cpu(sut, run_wrk(
+        figures["closed_loop_direct"] = await settled_with_cpu(sut, run_wrk(
             sut.url("cases") + path, connections=CONNECTIONS, seconds=SECONDS, threads=2,
             method="POST", body="{}",
             headers={**sut.internal_headers(user_id=owner),
                      "Content-Type": "application/json"}))
         for rate in PACED_RATES:
-            figures[f"paced_gateway_{rate}_per_s"] = await with_cpu(sut, run_paced(
+            figures[f"paced_gateway_{rate}_per_s"] = await settled_with_cpu(sut, run_paced(
                 post_analysis, rate=rate, seconds=SECONDS, clients=CONNECTIONS),
                 client_in_process=True)
         conn = await sut.connect()

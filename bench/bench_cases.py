@@ -16,18 +16,19 @@ import asyncio
 import json
 import random
 import uuid
-from pathlib import Path
 
 import httpx
 
 from bench.gateway_hop import running_system
-from epv_common.testing.shared import shared_dir
 from bench.paced import run_paced
+from bench.proc import peak_rss_mb, with_cpu
 from bench.stats import report
 from bench.wrk import run_wrk
+from epv_common.testing.shared import shared_dir
 
 CASES = 10_000
 CLIENTS = 200
+MEASURED = ("gateway", "cases")
 SECONDS = 10
 UNLIMITED = {"EPV_RATE_LIMIT_ADDRESS_PER_S": "1000000", "EPV_RATE_LIMIT_ADDRESS_BURST": "1000000",
              "EPV_RATE_LIMIT_USER_PER_S": "1000000", "EPV_RATE_LIMIT_USER_BURST": "1000000"}
@@ -72,13 +73,6 @@ async def seed(sut, owner: str) -> list[str]:
         await conn.close()
 
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
-
-
 async def run() -> dict:
     async with running_system(extra_env=UNLIMITED) as sut:
         owner, token = await analyst_token(sut.gateway_url)
@@ -96,10 +90,12 @@ async def run() -> dict:
 
         figures = {
             "cases_stored": len(ids), "clients": CLIENTS,
-            "closed_loop_get_one": await run_wrk(f"{base}/{one}", connections=CLIENTS,
-                                                 seconds=SECONDS, headers=bearer),
-            "closed_loop_list_50": await run_wrk(f"{base}?limit=50", connections=CLIENTS,
-                                                 seconds=SECONDS, headers=bearer),
+            "closed_loop_get_one": await with_cpu(sut, run_wrk(
+                f"{base}/{one}", connections=CLIENTS, seconds=SECONDS, headers=bearer),
+                services=MEASURED),
+            "closed_loop_list_50": await with_cpu(sut, run_wrk(
+                f"{base}?limit=50", connections=CLIENTS, seconds=SECONDS, headers=bearer),
+                services=MEASURED),
         }
         for rate in (100, 200, 300):
             figures[f"paced_get_one_{rate}_per_s"] = await run_paced(
