@@ -13,6 +13,7 @@ from epv_common.service_app import create_service_app
 from epv_marketdata import __version__
 from epv_marketdata.api.routes import router
 from epv_marketdata.cache import Cache
+from epv_marketdata.metrics import AnswerTimingMiddleware
 from epv_marketdata.models import SCHEMA, outbox
 from epv_marketdata.providers import AlphaVantageClient, FinnhubClient, RetryPolicy
 from epv_marketdata.service import MarketData
@@ -44,6 +45,8 @@ def create_app(settings: Settings) -> FastAPI:
         settings, title="EPV market data", version=__version__,
         description="Market data from Alpha Vantage and Finnhub, cached and classified.",
         start=start, routers=[router], optional_health=frozenset({"redis"}))
+    # Added last, so it wraps the common middleware too (service-side latency of answers).
+    app.add_middleware(AnswerTimingMiddleware)
 
     runtime_lifespan = app.router.lifespan_context
 

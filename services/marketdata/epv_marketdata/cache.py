@@ -5,6 +5,10 @@ when Redis fails, each call answers "nothing cached / not throttled / go ahead" 
 service keeps serving from PostgreSQL and the providers. After a failure Redis is left alone
 for `redis_retry_after_s`, so a dead Redis costs one timeout per window, not one per request.
 
+Lookups (the hot path of every request) are batched: the lookups made while the event loop
+runs its ready callbacks share one script call, so under load one round trip and one client
+command serve many requests, and alone a lookup waits for nothing.
+
 Single flight, for one (type, symbol):
 1. In one process, concurrent misses share one asyncio future (no Redis traffic for them).
 2. Across replicas, the process that wins `SET lock NX PX` fetches; the others poll the value
@@ -15,6 +19,7 @@ Single flight, for one (type, symbol):
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,7 +29,7 @@ from typing import Any
 import orjson
 import structlog
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from epv_common.redis import key as redis_key
@@ -34,13 +39,19 @@ from epv_marketdata.settings import DATA_TYPES, Settings
 log = structlog.get_logger("epv.marketdata.cache")
 
 Entry = dict[str, Any]
+_Lookup = tuple[str, str, asyncio.Future[bytes | None]]  # data type, symbol, its answer
 
-# GET the value and count the hit or miss in one round trip (the hot path of every request).
+# The values of a batch of lookups, each counted as its type's hit or miss, in one round trip
+# (KEYS: the stats hash, then the value keys; ARGV: the data type of each value key).
 _LOOKUP = """
-local v = redis.call('GET', KEYS[1])
-if v then redis.call('HINCRBY', KEYS[2], ARGV[1] .. ':hits', 1)
-else redis.call('HINCRBY', KEYS[2], ARGV[1] .. ':misses', 1) end
-return v
+local values = redis.call('MGET', unpack(KEYS, 2))
+local counts = {}
+for i = 1, #KEYS - 1 do
+  local field = ARGV[i] .. (values[i] and ':hits' or ':misses')
+  counts[field] = (counts[field] or 0) + 1
+end
+for field, n in pairs(counts) do redis.call('HINCRBY', KEYS[1], field, n) end
+return values
 """
 # Delete the lock only if it is still ours (it may have expired and been taken by another).
 _RELEASE = """
@@ -60,6 +71,8 @@ end
 return 0
 """
 
+# Lookups per script call at most (Lua's unpack has a limit; a long script blocks Redis).
+LOOKUP_BATCH_MAX = 256
 WINDOW_SECONDS = {"second": 1, "minute": 60, "day": 86400}
 TIMEOUTS_BEFORE_BYPASS = 20
 
@@ -79,6 +92,8 @@ class Cache:
         self._down_until = 0.0
         self._timeouts_in_a_row = 0
         self._local: dict[str, asyncio.Future[Entry]] = {}
+        self._filling: list[_Lookup] | None = None  # the batch that takes new lookups
+        self._batches: set[asyncio.Task[None]] = set()
         self._lookup = self._release = self._take = None
         if redis is not None:
             self._lookup = redis.register_script(_LOOKUP)
@@ -91,12 +106,12 @@ class Cache:
     def available(self) -> bool:
         return self._redis is not None and time.monotonic() >= self._down_until
 
-    def _failed(self, exc: BaseException, what: str) -> None:
+    def _failed(self, exc: BaseException, what: str, *, requests: int = 1) -> None:
         metrics.REDIS_ERRORS.labels(what).inc()
         if isinstance(exc, RedisTimeoutError):
             # A slow answer is often our own busy event loop, not Redis: only a run of them
             # opens the breaker. A refused or reset connection opens it at once.
-            self._timeouts_in_a_row += 1
+            self._timeouts_in_a_row += requests
             if self._timeouts_in_a_row < TIMEOUTS_BEFORE_BYPASS:
                 return
         if time.monotonic() >= self._down_until:
@@ -110,16 +125,52 @@ class Cache:
 
     async def lookup(self, data_type: str, symbol: str) -> Entry | None:
         """The cached entry (counted as a hit) or None (counted as a miss)."""
-        raw = None
-        if self.available:
-            try:
-                raw = await self._lookup(keys=[self._k("v", data_type, symbol), self._k("stats")],
-                                         args=[data_type])
-                self._timeouts_in_a_row = 0
-            except (RedisError, OSError) as exc:
-                self._failed(exc, "lookup")
+        raw = await self._batched_get(data_type, symbol) if self.available else None
         metrics.CACHE.labels(data_type, "hit" if raw is not None else "miss").inc()
         return orjson.loads(raw) if raw is not None else None
+
+    async def _batched_get(self, data_type: str, symbol: str) -> bytes | None:
+        future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        if self._filling is None or len(self._filling) >= LOOKUP_BATCH_MAX:
+            # The task starts after the callbacks ready now, with every lookup they made. It
+            # serves many requests, so it runs in a context of its own (no request id in logs).
+            self._filling = []
+            task = asyncio.create_task(self._get_batch(self._filling),
+                                       context=contextvars.Context())
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+        self._filling.append((data_type, symbol, future))
+        return await future
+
+    async def _get_batch(self, batch: list[_Lookup]) -> None:
+        if self._filling is batch:
+            self._filling = None  # later lookups start the next batch
+        values: list[bytes | None] = [None] * len(batch)
+        try:
+            values = await self._get_many(batch)
+        finally:
+            # Also when cancelled: the lookups then answer "nothing cached".
+            for (_, _, future), value in zip(batch, values, strict=True):
+                if not future.done():
+                    future.set_result(value)
+
+    async def _get_many(self, batch: list[_Lookup]) -> list[bytes | None]:
+        keys = [self._k("stats"), *(self._k("v", data_type, symbol)
+                                    for data_type, symbol, _ in batch)]
+        types = [data_type for data_type, _, _ in batch]
+        metrics.LOOKUP_BATCH.observe(len(batch))
+        try:
+            # EVALSHA itself: the Script object's call costs a Protocol isinstance per call.
+            try:
+                values = await self._redis.evalsha(self._lookup.sha, len(keys), *keys, *types)
+            except NoScriptError:
+                await self._redis.script_load(_LOOKUP)
+                values = await self._redis.evalsha(self._lookup.sha, len(keys), *keys, *types)
+        except (RedisError, OSError) as exc:
+            self._failed(exc, "lookup", requests=len(batch))
+            return [None] * len(batch)
+        self._timeouts_in_a_row = 0
+        return values
 
     async def peek(self, data_type: str, symbol: str) -> Entry | None:
         if not self.available:

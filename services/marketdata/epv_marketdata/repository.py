@@ -5,11 +5,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from epv_common.db import PreparedQuery, UnitOfWork
 from epv_marketdata.models import benchmark_inputs, provider_calls, snapshots
+
+# Every miss reads the snapshot before calling a provider, and every request does while Redis
+# is down: one round trip outside any transaction, without a Session (see PreparedQuery).
+_SNAPSHOT_READ = PreparedQuery(
+    select(snapshots.c.provider, snapshots.c.payload, snapshots.c.fetched_at)
+    .where(snapshots.c.symbol == bindparam("symbol"),
+           snapshots.c.data_type == bindparam("data_type")))
+
+
+class MarketDataReads:
+    """The read of the miss path as a PreparedQuery. Writes go through MarketDataRepository,
+    inside their transaction."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    async def snapshot(self, *, symbol: str, data_type: str) -> dict[str, Any] | None:
+        """The last good value of one symbol and type: provider, payload, fetched_at."""
+        return await self.uow.fetch_one(_SNAPSHOT_READ,
+                                        {"symbol": symbol, "data_type": data_type})
 
 
 class MarketDataRepository:
@@ -28,13 +49,6 @@ class MarketDataRepository:
             where=snapshots.c.fetched_at <= stmt.excluded.fetched_at,
         )
         await self.session.execute(stmt)
-
-    async def snapshot(self, *, symbol: str, data_type: str) -> dict[str, Any] | None:
-        row = (await self.session.execute(
-            select(snapshots.c.provider, snapshots.c.payload, snapshots.c.fetched_at)
-            .where(snapshots.c.symbol == symbol, snapshots.c.data_type == data_type)
-        )).first()
-        return dict(row._mapping) if row is not None else None
 
     async def snapshots_of(self, symbol: str, data_types: tuple[str, ...]
                            ) -> dict[str, dict[str, Any]]:

@@ -39,7 +39,7 @@ from epv_marketdata.providers import (
 )
 from epv_marketdata.providers import UnknownSymbol as ProviderUnknownSymbol
 from epv_marketdata.providers._http import ProviderClient
-from epv_marketdata.repository import MarketDataRepository
+from epv_marketdata.repository import MarketDataReads, MarketDataRepository
 from epv_marketdata.settings import Settings
 
 log = structlog.get_logger("epv.marketdata")
@@ -165,9 +165,7 @@ class MarketData:
 
     async def _snapshot(self, symbol: str, data_type: str) -> dict[str, Any] | None:
         try:
-            async with self.uow() as uow:
-                return await MarketDataRepository(uow.session).snapshot(
-                    symbol=symbol, data_type=data_type)
+            return await MarketDataReads(self.uow()).snapshot(symbol=symbol, data_type=data_type)
         except Exception as exc:  # PostgreSQL down: the providers may still answer
             log.warning("snapshot_read_failed", symbol=symbol, data_type=data_type,
                         error=type(exc).__name__)

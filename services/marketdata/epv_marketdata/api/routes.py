@@ -20,6 +20,7 @@ from epv_marketdata.api.schemas import (
     RefreshRequest,
     Shape,
 )
+from epv_marketdata.metrics import mark_answer
 from epv_marketdata.service import Answer, MarketData, parse_symbol
 
 router = APIRouter(prefix="/api/market-data", tags=["market data"])
@@ -59,7 +60,7 @@ def _render(answer: Answer, *, shape: str = "standard") -> Response:
                      "(type ends in /market-data-unavailable or /fundamentals-unavailable)"}},
 )
 async def read_market_data(
-    _principal: PrincipalDep, marketdata: MarketDataDep,
+    request: Request, _principal: PrincipalDep, marketdata: MarketDataDep,
     symbol: Annotated[str, Query(max_length=64, examples=["AAPL"])],
     type: Annotated[DataType, Query()] = "quote",
     shape: Annotated[Shape, Query(description=(
@@ -72,6 +73,7 @@ async def read_market_data(
             {"field": "shape", "in": "query", "rule": "fundamentals_only",
              "message": "shape=case applies to type=fundamentals only"}])
     answer = await marketdata.get(symbol=ticker, data_type=type)
+    mark_answer(request, data_type=type, cache="stale" if answer.stale else answer.cache)
     return _render(answer, shape=shape)
 
 
