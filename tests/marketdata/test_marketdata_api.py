@@ -4,6 +4,7 @@ real PostgreSQL, Redis and RabbitMQ of the run."""
 from __future__ import annotations
 
 import pytest
+
 from tests.marketdata.conftest import as_role, md_fixture, running, unique_symbol
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]

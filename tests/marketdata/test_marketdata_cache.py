@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.marketdata.conftest import as_role, running, unique_symbol
 
 from epv_common.testing.tcpproxy import free_port
 from tests.conftest import eventually
+from tests.marketdata.conftest import as_role, running, unique_symbol
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tests.marketdata.conftest import as_role, running, unique_symbol
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
