@@ -4,6 +4,7 @@
    straight to the run's exchange; entries/s and lag p99 (event time -> entry recorded_at).
    Goal: >= 1,000 entries/s with lag p99 < 500 ms.
 2. Verify over N (default 1,000,000) entries through GET /api/audit/verify. Goal >= 100,000/s.
+   With the CPU time it cost the audit processes (verify's workers too) and the database.
 3. NDJSON export of those N entries, streamed; peak RSS of the audit process. Goal: constant.
 
 Everything runs in a database and broker prefix of its own; the million entries are seeded by
@@ -236,6 +237,73 @@ async def seed(inst: Instance, n: int, *, every: int = 1000) -> None:
     print(f"seeded {n:,} entries in {time.perf_counter() - t0:.1f} s")
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (st := _stat(int(name))) is not None:
+            children.setdefault(int(st[1]), []).append(int(name))
+    pids, todo = [], [root]
+    while todo:
+        pids.append(pid := todo.pop())
+        todo.extend(children.get(pid, []))
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds of a process with its descendants, and of a database's backends, over a span:
+    sampled while it runs, since worker processes and backends come and go. On a machine shared
+    with other work, wall time says little; CPU time says what the work cost."""
+
+    def __init__(self, pid: int, admin_dsn: str, database: str) -> None:
+        self.pid, self.admin_dsn, self.database = pid, admin_dsn, database
+        self.first: dict[tuple[str, int], float] = {}
+        self.last: dict[tuple[str, int], float] = {}
+
+    async def _sample(self, conn: asyncpg.Connection) -> None:
+        backends = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1",
+                                    self.database)
+        for kind, pids in (("audit", _tree(self.pid)), ("db", [r["pid"] for r in backends])):
+            for pid in pids:
+                if (st := _stat(pid)) is not None:
+                    self.last[(kind, pid)] = (int(st[11]) + int(st[12])) / CLOCK_TICKS
+
+    @contextlib.asynccontextmanager
+    async def span(self):
+        conn = await asyncpg.connect(self.admin_dsn)
+        await self._sample(conn)
+        self.first = dict(self.last)
+        done = asyncio.Event()
+
+        async def sample() -> None:
+            while not done.is_set():
+                await self._sample(conn)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), 0.1)
+
+        sampler = asyncio.create_task(sample())
+        try:
+            yield self
+        finally:
+            done.set()
+            await sampler
+            await self._sample(conn)
+            await conn.close()
+
+    def seconds(self, kind: str) -> float:
+        """Processes that started during the span count from zero."""
+        return sum(v - self.first.get(k, 0.0) for k, v in self.last.items() if k[0] == kind)
+
+
 def rss_kb(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -247,13 +315,17 @@ async def verify_and_export(inst: Instance, n: int) -> None:
     p = inst.processes[0]
     pid = p.process.pid
     async with httpx.AsyncClient(timeout=600) as client:
-        t = time.perf_counter()
-        r = await client.get(p.url + "/api/audit/verify", headers=HEADERS)
-        dt = time.perf_counter() - t
+        meter = CpuMeter(pid, inst.backends.admin_database_url, inst.database)
+        async with meter.span():
+            t = time.perf_counter()
+            r = await client.get(p.url + "/api/audit/verify", headers=HEADERS)
+            dt = time.perf_counter() - t
         body = r.json()
         print(f"verify {body['entries_checked']:,} entries: ok={body['ok']} in {dt:.1f} s = "
               f"{body['entries_checked'] / dt:,.0f} entries/s "
-              f"({body['checkpoints_verified']} checkpoints)")
+              f"({body['checkpoints_verified']} checkpoints); CPU {meter.seconds('audit'):.1f} s "
+              f"audit processes, {meter.seconds('db'):.1f} s database; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         rss_before = rss_kb(pid, "VmRSS")
         peak = rss_before
         size = lines = 0

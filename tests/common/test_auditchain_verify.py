@@ -26,6 +26,7 @@ from epv_common.auditchain import (
     entry_fields,
     entry_hash,
     generate_private_key,
+    join_results,
     jwk_to_public_key,
     load_private_key,
     load_public_key,
@@ -480,6 +481,42 @@ def test_first_remaining_entry_must_link_to_the_retained_checkpoint():
 def test_cut_without_a_retained_checkpoint_is_not_anchored():
     r = _verify(CHAIN[60:], [c for c in CPS if c.seq > 60], start_prev_hash=None, start_seq=None)
     assert r.ok and not r.anchored_start and r.first_seq == 61
+
+
+def _in_two(chain, at: int, cps=CPS):
+    """Verified in two runs that meet at the checkpoint at `at`, joined."""
+    cp = next(c for c in cps if c.seq == at)
+    head = _verify([e for e in chain if e["seq"] <= at], [c for c in cps if c.seq <= at],
+                   expected_last_seq=at)
+    tail = _verify([e for e in chain if e["seq"] > at], [c for c in cps if c.seq >= at],
+                   start_prev_hash=cp.head_hash, start_seq=at + 1, expected_last_seq=100)
+    return head, tail
+
+
+def test_two_runs_joined_at_a_checkpoint_are_one_pass():
+    head, tail = _in_two(CHAIN, 50)
+    assert join_results(head, tail) == _verify(CHAIN, expected_last_seq=100)
+    chain = _tampered()
+    chain[69]["after"] = {"status": "forged"}
+    head, tail = _in_two(chain, 50)
+    joined = join_results(head, tail)
+    assert joined == _verify(chain, expected_last_seq=100)
+    assert (joined.problem, joined.seq, joined.entries_checked) == (Problem.MODIFIED, 70, 69)
+    head, tail = _in_two(CHAIN[:60], 50)  # nothing verifies after the checkpoint
+    joined = join_results(head, tail)
+    assert joined == _verify(CHAIN[:60], expected_last_seq=100)
+
+
+def test_a_join_needs_a_good_head_ending_where_the_tail_starts():
+    chain = _tampered()
+    chain[29]["actor_id"] = "u-evil"
+    head, tail = _in_two(chain, 50)
+    with pytest.raises(ValueError):
+        join_results(head, tail)
+    head, _ = _in_two(CHAIN, 50)
+    _, tail = _in_two(CHAIN, 75)
+    with pytest.raises(ValueError):
+        join_results(head, tail)
 
 
 def test_rows_with_extra_columns_and_odd_strings_verify():

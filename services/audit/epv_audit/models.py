@@ -22,10 +22,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSON, UUID
 
+from epv_audit import SCHEMA
 from epv_common.events.inbox import inbox_table
 from epv_common.events.outbox import outbox_table
 
-SCHEMA = "audit"
 metadata = MetaData(schema=SCHEMA)
 
 entries = Table(

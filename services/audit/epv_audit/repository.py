@@ -2,7 +2,8 @@
 
 Paged reads go through the session; verify and export stream through a server-side cursor on
 the asyncpg connection underneath, in one REPEATABLE READ snapshot, so their memory stays
-constant and they see the chain exactly as it stood when they began.
+constant and they see the chain exactly as it stood when they began (verify's worker processes
+read that snapshot through connections of their own: see `verifier`).
 """
 
 from __future__ import annotations
@@ -180,6 +181,10 @@ class Snapshot:
 
     async def public_keys(self) -> list[asyncpg.Record]:
         return await self.conn.fetch(f"SELECT key_id, public_key FROM {SCHEMA}.signing_keys")
+
+    async def export(self) -> str:
+        """The snapshot's id, for other sessions to read it while this transaction lasts."""
+        return await self.conn.fetchval("SELECT pg_export_snapshot()")
 
     async def entry_texts(self, *, lo: int, hi: int, flt: EntryFilter | None = None,
                           batch: int) -> AsyncIterator[list[str]]:

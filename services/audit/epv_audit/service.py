@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from epv_audit.errors import EntryNotFound, RangeInvalid, RetentionRefused
-from epv_audit.repository import CheckpointRepository, EntryFilter, EntryRepository, snapshot
+from epv_audit.repository import (
+    CheckpointRepository,
+    EntryFilter,
+    EntryRepository,
+    Snapshot,
+    snapshot,
+)
+from epv_audit.verifier import Run, VerifyPool, keys_of, verify_run, verify_runs
 from epv_common.auditchain import (
     GENESIS_PREV_HASH,
     Checkpoint,
     VerifyResult,
     dump_line,
     format_timestamp,
-    jwk_to_public_key,
-    verify_chain,
 )
 from epv_common.db import UnitOfWork
 from epv_common.events.envelope import new_event
+
+log = structlog.get_logger("epv.audit")
 
 ExportFormat = Literal["ndjson", "csv"]
 CSV_COLUMNS = ("seq", "event_id", "occurred_at", "recorded_at", "actor_id", "action", "entity_type",
@@ -83,73 +91,58 @@ async def public_keys(uow: UnitOfWork) -> dict[str, list[dict[str, str]]]:
 # --------------------------------------------------------------------------- verify
 
 
-def _keys_of(rows) -> dict[str, Any]:
-    keys = {}
-    for r in rows:
-        kid, key = jwk_to_public_key({"kty": "OKP", "crv": "Ed25519", "x": r["public_key"]})
-        keys[kid] = key
-    return keys
-
-
 def _checkpoint(r) -> Checkpoint:
     return Checkpoint(seq=r["seq"], head_hash=r["head_hash"], created_at=r["created_at"],
                       key_id=r["key_id"], signature=r["signature"])
 
 
 async def verify(engine: AsyncEngine, *, from_seq: int | None, to_seq: int | None,
-                 batch: int) -> dict[str, Any]:
+                 batch: int, pool: VerifyPool | None = None) -> dict[str, Any]:
     """Recompute the chain from the database and check its checkpoints.
 
     The chain starts after the latest retention cut (at that checkpoint's head) or at genesis;
     a later `from` starts from that entry, anchored by a checkpoint just before it if any.
-    Hashing runs in a worker thread fed batch by batch from the event loop, so a long
-    verification neither holds the whole chain in memory nor stalls the service.
+    With a `pool`, a chain long enough is verified in runs between checkpoints on its worker
+    processes, over this request's snapshot.
     """
     if from_seq is not None and to_seq is not None and from_seq > to_seq:
         raise RangeInvalid(lower="from", upper="to")
-    loop = asyncio.get_running_loop()
     async with snapshot(engine) as snap:
         head_seq, _ = await snap.head()
         cut = await snap.latest_cut()
         base_seq, base_hash = (cut["cut_seq"], cut["head_hash"]) if cut else (0, GENESIS_PREV_HASH)
         start = max(from_seq or base_seq + 1, base_seq + 1)
         last = head_seq if to_seq is None else min(to_seq, head_seq)
-        cps = [_checkpoint(r) for r in await snap.checkpoints(lo=start - 1, hi=to_seq)]
-        keys = _keys_of(await snap.public_keys())
-
-        queue: asyncio.Queue[list[str] | None] = asyncio.Queue(maxsize=4)
-
-        async def produce() -> None:
-            try:
-                async for texts in snap.entry_texts(lo=start, hi=last, batch=batch):
-                    await queue.put(texts)
-            finally:
-                await queue.put(None)
-
-        def entries() -> Iterator[dict[str, Any]]:
-            loads = orjson.loads
-            while True:
-                texts = asyncio.run_coroutine_threadsafe(queue.get(), loop).result()
-                if texts is None:
-                    return
-                for t in texts:
-                    yield loads(t)
-
-        producer = asyncio.create_task(produce())
-        try:
-            anchored = start == base_seq + 1
-            result: VerifyResult = await asyncio.to_thread(
-                verify_chain, entries(), cps, keys,
-                start_prev_hash=base_hash if anchored else None,
-                start_seq=start, expected_last_seq=last)
-        finally:
-            producer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await producer
+        cps = tuple(_checkpoint(r) for r in await snap.checkpoints(lo=start - 1, hi=to_seq))
+        key_rows = [(r["key_id"], r["public_key"]) for r in await snap.public_keys()]
+        whole = Run(lo=start, hi=last, checkpoints=cps, expected_last_seq=last,
+                    start_prev_hash=base_hash if start == base_seq + 1 else None)
+        result: VerifyResult | None = None
+        if pool is not None and len(runs := pool.plan(whole)) > 1:
+            result = await _verify_on_pool(pool, snap, runs, whole, key_rows, batch=batch)
+        if result is None:
+            result = await verify_run(snap.conn, whole, keys_of(key_rows), batch=batch)
     out = result.to_dict()
     out.update({"from": start, "to": last, "chain_head_seq": head_seq,
                 "retained_from": base_seq + 1 if cut else None})
     return out
+
+
+async def _verify_on_pool(pool: VerifyPool, snap: Snapshot, runs: list[Run], whole: Run,
+                          key_rows: list[tuple[str, str]], *, batch: int) -> VerifyResult | None:
+    """`whole` verified in `runs` on the pool's workers, over this snapshot; None when the pool
+    broke (a worker died), to verify here instead."""
+    snapshot_id = await snap.export()
+    keys = keys_of(key_rows)
+    try:
+        return await verify_runs(
+            runs, whole, in_flight=pool.workers + 1,
+            submit=lambda run: pool.submit(snapshot_id, run, key_rows, batch=batch),
+            verify_here=lambda run: verify_run(snap.conn, run, keys, batch=batch))
+    except BrokenProcessPool:
+        log.warning("verify_pool_broken")
+        pool.discard()
+        return None
 
 
 # --------------------------------------------------------------------------- export
@@ -202,7 +195,8 @@ async def export_stream(engine: AsyncEngine, *, fmt: ExportFormat, flt: EntryFil
 
 
 async def apply_retention(uow: UnitOfWork, engine: AsyncEngine, *, before: datetime,
-                          actor_id: str | None, batch: int) -> dict[str, Any]:
+                          actor_id: str | None, batch: int,
+                          pool: VerifyPool | None = None) -> dict[str, Any]:
     """Removes entries recorded before `before`, up to the latest signed checkpoint among them.
 
     The chain up to that checkpoint is verified first: retention must not destroy the evidence
@@ -213,7 +207,7 @@ async def apply_retention(uow: UnitOfWork, engine: AsyncEngine, *, before: datet
         candidate = await CheckpointRepository(uow.session).retention_candidate(before)
     if candidate is None:
         return {"cut_seq": None, "deleted": 0, "retained_from": None}
-    check = await verify(engine, from_seq=None, to_seq=candidate, batch=batch)
+    check = await verify(engine, from_seq=None, to_seq=candidate, batch=batch, pool=pool)
     if not check["ok"]:
         raise RetentionRefused(cut_seq=candidate, problem=check["problem"], seq=check["seq"],
                                verification=check)

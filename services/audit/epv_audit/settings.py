@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import Field, SecretStr, model_validator
@@ -15,6 +16,14 @@ from epv_common.settings import ServiceSettings
 # Deterministic so that every dev/test process (and a second replica) signs with the same key;
 # refused outside development and test.
 DEV_SIGNING_SEED = hashlib.sha256(b"epv-audit-dev-checkpoint-signing-key").digest()
+
+
+def _cores() -> int:
+    """The cores this process may run on: its CPU affinity, where the OS has one."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every OS
+        return os.cpu_count() or 1
 
 
 def parse_signing_key(text: str) -> Ed25519PrivateKey:
@@ -40,6 +49,11 @@ class Settings(ServiceSettings):
     audit_checkpoint_interval_s: float = Field(60.0, gt=0)
     # Rows per round trip of the server-side cursors behind verify and export.
     audit_stream_batch: int = Field(2000, ge=10, le=50_000)
+    # Worker processes that verify a long chain in runs between checkpoints, one per core by
+    # default; below 2 the service verifies in its own process (one core).
+    audit_verify_workers: int = Field(default_factory=_cores, ge=0, le=64)
+    # Entries per run: a chain shorter than two runs is verified in the service's process.
+    audit_verify_run: int = Field(100_000, ge=1)
 
     @model_validator(mode="after")
     def _signing_key_outside_dev(self) -> Settings:

@@ -52,7 +52,7 @@ from epv_common.auditchain.encoding import (
     parse_timestamp,
 )
 from epv_common.auditchain.ndjson import MalformedLine, dump_line, dump_lines, read_lines
-from epv_common.auditchain.verify import Problem, VerifyResult, verify_chain
+from epv_common.auditchain.verify import Problem, VerifyResult, join_results, verify_chain
 
 __all__ = [
     "ENCODING_VERSION",
@@ -83,6 +83,7 @@ __all__ = [
     "is_canonical_timestamp",
     "is_hash_hex",
     "jcs_number",
+    "join_results",
     "jwk_to_public_key",
     "load_private_key",
     "load_public_key",

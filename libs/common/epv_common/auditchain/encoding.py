@@ -209,8 +209,11 @@ _FAST_OPTIONS = (
 _INTEGRAL_FLOAT = re.compile(rb"\.0[,\]}]")
 _INTEGRAL_FLOAT_TAIL = re.compile(rb"\.0(?=[,\]}])")
 _NEGATIVE_ZERO = re.compile(rb"[:,\[]-0[,\]}]")
-_EXPONENT_HINT = re.compile(rb"e[-+][0-9]")
-_EXPONENT_FLOAT = re.compile(rb"[0-9]e[-+][0-9]+[,\]}]")
+# Matched whole from its "e", so the "e-<digit>" that uuids are full of fail inside the regex
+# engine, not one by one in Python; the digit before the "e" (a class to start a search with
+# would be tried at every digit) is checked per match, and matches are rare.
+_EXPONENT_FLOAT_TAIL = re.compile(rb"e[-+][0-9]+[,\]}]")
+_DIGITS = frozenset(b"0123456789")
 # UTF-8 lead bytes of U+E000..U+FFFF (EE, EF) and of U+10000.. (F0..F4): the only characters
 # whose code-point order (orjson's key sort) differs from UTF-16 order (RFC 8785's key sort).
 _SORT_SENSITIVE = re.compile(rb"[\xee-\xf4]")
@@ -221,8 +224,8 @@ def _refuse(value: Any) -> Any:
 
 
 def _has_exponent_float(out: bytes) -> bool:
-    for m in _EXPONENT_HINT.finditer(out):
-        if _EXPONENT_FLOAT.match(out, m.start() - 1) is not None:
+    for m in _EXPONENT_FLOAT_TAIL.finditer(out):
+        if m.start() > 0 and out[m.start() - 1] in _DIGITS:
             return True
     return False
 
@@ -359,9 +362,10 @@ def fields_bytes_from_entry_bytes(text: bytes) -> bytes | None:
 
 class EncodedEntry(dict):  # type: ignore[type-arg]
     """An entry (a plain dict of ``ENTRY_KEYS``) carrying candidate canonical bytes of its hashed
-    fields, cut from the text it was read from (``ndjson.read_lines``). ``verify_chain`` hashes
-    those bytes instead of re-encoding the values: when the hash matches they are the canonical
-    bytes, and the dict's values are what they encode."""
+    fields, cut from the text it was read from (``ndjson.read_lines``) or encoded from its values
+    as it was read (``canonical_bytes_fast`` over database rows). ``verify_chain`` hashes those
+    bytes instead of re-encoding the values: when the hash matches they are the canonical bytes,
+    and the dict's values are what they encode. With ``None`` it encodes the values itself."""
 
     __slots__ = ("fields_bytes",)
 

@@ -67,7 +67,7 @@ from epv_common.auditchain.encoding import (
     is_hash_hex,
 )
 
-__all__ = ["DEFAULT_LOOKAHEAD", "Problem", "VerifyResult", "verify_chain"]
+__all__ = ["DEFAULT_LOOKAHEAD", "Problem", "VerifyResult", "join_results", "verify_chain"]
 
 DEFAULT_LOOKAHEAD = 1024
 """How far past a gap verify reads to tell a moved entry (out_of_order) from a deleted one."""
@@ -128,6 +128,36 @@ class VerifyResult:
             "anchored_start": self.anchored_start,
             "unsigned_entries": self.unsigned_entries,
         }
+
+
+def join_results(head: VerifyResult, tail: VerifyResult) -> VerifyResult:
+    """One result for a chain verified in two runs: ``head`` ok up to a good checkpoint at its
+    last entry, then ``tail`` from the entry after it, started on that checkpoint
+    (``start_prev_hash=cp.head_hash, start_seq=cp.seq + 1`` with ``cp`` among its checkpoints,
+    so ``tail`` counted it again).
+
+    That is what one run over both gives: at that checkpoint its state (next seq, hash, last
+    good checkpoint) is the state ``tail`` starts from, so a run between signed checkpoints
+    can go in parallel with the others and the results still add up.
+    """
+    cp = head.last_good_checkpoint
+    if not head.ok or cp is None or cp.seq != head.last_seq:
+        raise ValueError("head must be ok and end at a good checkpoint")
+    if tail.first_seq not in (None, cp.seq + 1) or tail.checkpoints_verified < 1:
+        raise ValueError(f"tail must start on the checkpoint at seq {cp.seq}")
+    return VerifyResult(
+        ok=tail.ok,
+        problem=tail.problem,
+        seq=tail.seq,
+        detail=tail.detail,
+        entries_checked=head.entries_checked + tail.entries_checked,
+        first_seq=head.first_seq,
+        last_seq=head.last_seq if tail.last_seq is None else tail.last_seq,
+        head_hash=tail.head_hash,
+        last_good_checkpoint=tail.last_good_checkpoint,
+        checkpoints_verified=head.checkpoints_verified + tail.checkpoints_verified - 1,
+        anchored_start=head.anchored_start,
+    )
 
 
 class _Stop(Exception):

@@ -77,7 +77,8 @@ async def verify(
 ) -> dict:
     """Recomputes the chain from the database: ok, or the first entry that does not match."""
     return await service.verify(runtime.engine, from_seq=from_seq, to_seq=to_seq,
-                                batch=request.app.state.settings.audit_stream_batch)
+                                batch=request.app.state.settings.audit_stream_batch,
+                                pool=runtime.extras["verify_pool"])
 
 
 MEDIA = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
@@ -106,4 +107,5 @@ async def retention(body: RetentionRequest, uow: UowDep, runtime: RuntimeDep,
     the chain then verifies from that checkpoint."""
     return await service.apply_retention(
         uow, runtime.engine, before=body.before, actor_id=principal.user_id,
-        batch=request.app.state.settings.audit_stream_batch)
+        batch=request.app.state.settings.audit_stream_batch,
+        pool=runtime.extras["verify_pool"])
