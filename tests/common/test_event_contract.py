@@ -8,7 +8,11 @@ import pytest
 
 from epv_common.events import asyncapi
 from epv_common.events.contract import (
-    CONTRACTS_DIR, ContractViolation, _validator, known_event_types, validate_event,
+    CONTRACTS_DIR,
+    ContractViolation,
+    _validator,
+    known_event_types,
+    validate_event,
 )
 from epv_common.events.envelope import CloudEvent
 
