@@ -68,3 +68,10 @@ class MetricsMiddleware:
 
 async def metrics_endpoint(_request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+# Metrics are Prometheus (above) and traces carry traceparent (epv_common.requestctx):
+# FastAPI's built-in OpenTelemetry checks its providers on every request (2-3% of a cached
+# market-data answer, profiled) for nothing while none is configured. Apps pass this as
+# FastAPI(telemetry=...).
+NO_OPENTELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}

@@ -13,7 +13,7 @@ from fastapi.responses import ORJSONResponse, Response
 from epv_common.bodyguard import BodyGuardMiddleware
 from epv_common.health import DOWN, check_all
 from epv_common.logging import configure_logging
-from epv_common.metrics import MetricsMiddleware, metrics_endpoint
+from epv_common.metrics import NO_OPENTELEMETRY, MetricsMiddleware, metrics_endpoint
 from epv_common.problems import install_problem_handlers
 from epv_common.requestctx import RequestContextMiddleware
 from epv_common.runtime import Runtime, stop_runtime
@@ -42,7 +42,8 @@ def create_service_app(
             await stop_runtime(runtime)
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
-                  default_response_class=ORJSONResponse, docs_url=None, redoc_url=None)
+                  default_response_class=ORJSONResponse, docs_url=None, redoc_url=None,
+                  telemetry=NO_OPENTELEMETRY)
     install_problem_handlers(app)
     app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)

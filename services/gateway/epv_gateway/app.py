@@ -21,7 +21,7 @@ from epv_common.identity import (
     HEADER_USER_ID,
 )
 from epv_common.logging import configure_logging
-from epv_common.metrics import MetricsMiddleware, metrics_endpoint
+from epv_common.metrics import NO_OPENTELEMETRY, MetricsMiddleware, metrics_endpoint
 from epv_common.problems import http_problem, install_problem_handlers, problem_response
 from epv_common.redis import create_redis
 from epv_common.requestctx import RequestContextMiddleware
@@ -148,7 +148,8 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     app = FastAPI(title="EPV gateway", version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None, routes=[
+                  docs_url=None, redoc_url=None, openapi_url=None, telemetry=NO_OPENTELEMETRY,
+                  routes=[
                       Route("/api/health", api_health, methods=["GET"]),
                       Route("/health", own_health, methods=["GET"]),
                       Route("/metrics", metrics_endpoint, methods=["GET"]),
