@@ -111,3 +111,36 @@ async def test_shape_case_is_for_fundamentals_only(system, md_settings, fake_pro
                                     headers=as_role(system))
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "shape"
+
+
+async def test_a_quote_miss_stores_its_calls_and_snapshot_and_updates_a_benchmark_input(
+        system, md_settings, fake_providers):
+    alone, known, unknown = unique_symbol("QA"), unique_symbol("QB"), unique_symbol("ZZ")
+    async with running(md_settings()) as client:
+        for symbol, data_type in ((alone, "quote"), (known, "overview"), (known, "quote"),
+                                  (unknown, "quote")):
+            await client.get("/api/market-data", params={"symbol": symbol, "type": data_type},
+                             headers=as_role(system))
+    conn = await system.connect("marketdata")
+    try:
+        calls = {symbol: [(r["provider"], r["data_type"], r["outcome"]) for r in await conn.fetch(
+            "SELECT provider, data_type, outcome FROM marketdata.provider_calls "
+            "WHERE symbol = $1 ORDER BY id", symbol)] for symbol in (alone, known, unknown)}
+        quotes = {r["symbol"] for r in await conn.fetch(
+            "SELECT symbol FROM marketdata.snapshots WHERE data_type = 'quote' "
+            "AND symbol = ANY($1::text[])", [alone, known, unknown])}
+        inputs = {r["symbol"]: r["updated_at"] for r in await conn.fetch(
+            "SELECT symbol, updated_at FROM marketdata.benchmark_inputs "
+            "WHERE symbol = ANY($1::text[])", [alone, known])}
+        quoted_at = await conn.fetchval(
+            "SELECT fetched_at FROM marketdata.snapshots WHERE symbol = $1 "
+            "AND data_type = 'quote'", known)
+    finally:
+        await conn.close()
+    assert calls[alone] == [("finnhub", "quote", "ok")]
+    assert calls[known][-1] == ("finnhub", "quote", "ok")
+    assert [c[2] for c in calls[unknown]] and all(c[2] != "ok" for c in calls[unknown])
+    assert quotes == {alone, known}
+    # A quote alone derives nothing; after an overview it derives the input again.
+    assert alone not in inputs
+    assert inputs[known] >= quoted_at

@@ -11,7 +11,9 @@ command serve many requests, and alone a lookup waits for nothing.
 
 Single flight, for one (type, symbol):
 1. In one process, concurrent misses share one asyncio future (no Redis traffic for them).
-2. Across replicas, the process that wins `SET lock NX PX` fetches; the others poll the value
+2. Across replicas, the process that wins `SET lock NX PX` fetches (the same script call
+   returns the value instead when it was stored meanwhile, and a second script stores the
+   fetched value and releases the lock in one round trip); the others poll the value
    key until it is filled, the leader leaves a short failure marker, the lock disappears
    (leader died: try to take it), or `singleflight_wait_s` passes (fetch without the lock).
 """
@@ -58,6 +60,25 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+# Take the lock (KEYS[1]) for ARGV[1] with a TTL of ARGV[2] ms; if the value (KEYS[2]) was
+# filled between our miss and our lock, give the lock back and return the value. Returns 0
+# (another holds the lock), 1 (ours, nothing stored) or the stored value.
+_ACQUIRE = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+local value = redis.call('GET', KEYS[2])
+if value then
+  redis.call('DEL', KEYS[1])
+  return value
+end
+return 1
+"""
+# Store the value (KEYS[1] = ARGV[1], TTL ARGV[2] ms), then release the lock (KEYS[2]) if it
+# is still ours (ARGV[3]).
+_STORE_AND_RELEASE = """
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return 1
+"""
 # Take `cost` from every window's budget, or from none if one would go over its limit.
 _TAKE_BUDGET = """
 for i, k in ipairs(KEYS) do
@@ -95,10 +116,13 @@ class Cache:
         self._filling: list[_Lookup] | None = None  # the batch that takes new lookups
         self._batches: set[asyncio.Task[None]] = set()
         self._lookup = self._release = self._take = None
+        self._acquire = self._store_and_release = None
         if redis is not None:
             self._lookup = redis.register_script(_LOOKUP)
             self._release = redis.register_script(_RELEASE)
             self._take = redis.register_script(_TAKE_BUDGET)
+            self._acquire = redis.register_script(_ACQUIRE)
+            self._store_and_release = redis.register_script(_STORE_AND_RELEASE)
 
     # -- availability ---------------------------------------------------------------------
 
@@ -251,17 +275,16 @@ class Cache:
             if not self.available:
                 return await self._lead(data_type, symbol, produce, lock=None, token=token)
             try:
-                got = await self._redis.set(lock, token, nx=True,
-                                            px=int(self._s.singleflight_lock_ttl_s * 1000))
+                got = await self._acquire(
+                    keys=[lock, value_key],
+                    args=[token, int(self._s.singleflight_lock_ttl_s * 1000)])
             except (RedisError, OSError) as exc:
                 self._failed(exc, "lock")
                 continue
-            if got:
+            if isinstance(got, bytes):
                 # Filled between our miss and our lock: no second provider call.
-                existing = await self.peek(data_type, symbol)
-                if existing is not None:
-                    await self._unlock(lock, token)
-                    return existing, False
+                return orjson.loads(got), False
+            if got:
                 return await self._lead(data_type, symbol, produce, lock=lock, token=token)
             metrics.SINGLEFLIGHT_WAITS.labels(data_type).inc()
             poll = self._s.singleflight_poll_s
@@ -303,9 +326,15 @@ class Cache:
                     self._failed(redis_exc, "fail-marker")
                 await self._unlock(lock, token)
             raise
-        await self.store(data_type, symbol, entry, ttl_s=ttl_s)
-        if lock is not None:
-            await self._unlock(lock, token)
+        if lock is None:
+            await self.store(data_type, symbol, entry, ttl_s=ttl_s)
+        elif self.available:
+            try:
+                await self._store_and_release(
+                    keys=[self._k("v", data_type, symbol), lock],
+                    args=[orjson.dumps(entry), max(1, int(ttl_s * 1000)), token])
+            except (RedisError, OSError) as exc:
+                self._failed(exc, "set")
         return entry, True
 
     async def _unlock(self, lock: str, token: str) -> None:

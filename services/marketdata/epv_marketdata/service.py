@@ -39,7 +39,12 @@ from epv_marketdata.providers import (
 )
 from epv_marketdata.providers import UnknownSymbol as ProviderUnknownSymbol
 from epv_marketdata.providers._http import ProviderClient
-from epv_marketdata.repository import MarketDataReads, MarketDataRepository
+from epv_marketdata.repository import (
+    QUOTE_SIBLINGS,
+    MarketDataReads,
+    MarketDataRepository,
+    MarketDataWrites,
+)
 from epv_marketdata.settings import Settings
 
 log = structlog.get_logger("epv.marketdata")
@@ -299,6 +304,22 @@ class MarketData:
     async def _persist(self, symbol: str, data_type: str, *, calls: list[dict[str, Any]],
                        entry: Entry | None = None, fetched_at: datetime | None = None,
                        event=None) -> None:
+        if event is None and (entry is None or data_type == "quote"):
+            # The miss path: one statement, no transaction. A quote's benchmark input is
+            # derived only when the symbol has a stored overview or fundamentals.
+            writes = MarketDataWrites(self.uow())
+            if entry is None or fetched_at is None:
+                await writes.log_calls(calls)
+                return
+            if not await writes.save_with_calls(
+                    symbol=symbol, data_type=data_type, provider=entry["provider"],
+                    payload=entry["payload"], fetched_at=fetched_at, calls=calls,
+                    siblings=QUOTE_SIBLINGS):
+                return
+            async with self.uow() as uow:
+                await self._update_benchmark_input(MarketDataRepository(uow.session), symbol)
+                await uow.commit()
+            return
         async with self.uow() as uow:
             repo = MarketDataRepository(uow.session)
             await repo.log_calls(calls)
