@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -40,11 +41,17 @@ def require_wrk() -> str:
     return path
 
 
+def _report_script() -> Path:
+    """The Lua reporter, in a file of its own per run (wrk takes a path)."""
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(REPORT_LUA)
+    return script
+
+
 async def run_wrk(url: str, *, connections: int, seconds: int = 10, threads: int = 1,
                   headers: dict[str, str] | None = None, method: str = "GET",
                   body: str | None = None) -> dict:
-    script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text(REPORT_LUA)
+    script = _report_script()
     args = [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
             "-s", str(script), url, "--", ":method", method]
     if body is not None:
@@ -54,7 +61,7 @@ async def run_wrk(url: str, *, connections: int, seconds: int = 10, threads: int
     proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.STDOUT)
     out, _ = await proc.communicate()
-    script.unlink(missing_ok=True)
+    os.unlink(script)
     for line in out.decode().splitlines():
         if line.startswith("WRKJSON "):
             result = json.loads(line.removeprefix("WRKJSON "))

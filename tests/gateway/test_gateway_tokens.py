@@ -22,8 +22,6 @@ from jwt.algorithms import RSAAlgorithm
 from epv_common.settings import TokenSettings
 from epv_gateway.tokens import InvalidToken, JwksKeys, TokenVerifier, bearer_token
 
-
-
 SETTINGS = TokenSettings(jwt_issuer="epv-auth", jwt_audience="epv-api", jwt_leeway_s=0)
 
 
@@ -201,7 +199,7 @@ async def test_a_cached_token_is_not_trusted_past_its_expiry(verifier):
     check, key = verifier
     token = sign(key, claims(exp=int(time.time()) + 1))
     await check.verify(token)
-    time.sleep(1.1)
+    await asyncio.sleep(1.1)
     with pytest.raises(InvalidToken):
         await check.verify(token)
 
