@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.paced import run_paced  # noqa: E402
+from bench.proc import cpu_seconds  # noqa: E402
 from bench.stats import report, summary_ms  # noqa: E402
 from epv_common.testing.backends import backends  # noqa: E402
 from epv_common.testing.shared import marketdata_fixtures  # noqa: E402
@@ -60,7 +61,6 @@ LOOKUP_BATCHES = "epv_marketdata_cache_lookup_batch_size"
 AT_THE_SERVICE = ("from the request entering the app's middleware to its last response byte "
                   "handed to uvicorn; excludes socket queueing, HTTP parsing and the event-loop "
                   "wait before the request's task starts")
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _load(name: str) -> dict:
@@ -129,12 +129,6 @@ def zipf_weights(n: int, s: float) -> list[float]:
 # -- what the service says about itself -----------------------------------------------------
 
 Buckets = dict[tuple[str, str], list[tuple[float, float]]]  # (type, cache) -> [(le, cumulative)]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (all its threads) so far, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 async def scrape(session: aiohttp.ClientSession, base: str) -> tuple[Buckets, tuple[float, float]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Response
 
 from epv_cases import analyses
@@ -18,17 +17,11 @@ from epv_cases.api.schemas import (
     AnalysisRecheck,
 )
 from epv_common.deps import PageDep, PrincipalDep, UowDep
+from epv_common.jsonresponse import row_json
 
 router = APIRouter(prefix="/api/cases/{case_id}/analyses", tags=["analyses"])
 
 _READ_FIELDS = tuple(AnalysisRead.model_fields)
-
-
-def _uuid_subclass(value: Any) -> str:
-    """orjson writes uuid.UUID itself; the driver's own UUID subclass comes here."""
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _analysis_read(row: dict[str, Any], *, status_code: int = 200,
@@ -37,10 +30,8 @@ def _analysis_read(row: dict[str, Any], *, status_code: int = 200,
     and the inputs are plain JSON already, and validating them into the model to dump them
     again cost four times what orjson alone does. The same JSON as the model's (UTC as `Z`,
     the model's members in its order); tests/cases/test_analyses_api.py holds bodies to it."""
-    body = orjson.dumps({name: row.get(name) for name in _READ_FIELDS},
-                        default=_uuid_subclass, option=orjson.OPT_UTC_Z)
-    return Response(body, status_code=status_code, headers=headers,
-                    media_type="application/json")
+    return row_json({name: row.get(name) for name in _READ_FIELDS},
+                    status_code=status_code, headers=headers)
 
 
 @router.post("", status_code=201, response_model=AnalysisRead)
