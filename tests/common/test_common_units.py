@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
+
 import pytest
 from pydantic import ValidationError
 
@@ -124,3 +129,30 @@ def test_an_extension_member_may_be_called_code():
     assert body["type"].endswith("/insufficient-history")
     assert (body["code"], body["field"], body["status"]) == ("INSUFFICIENT_HISTORY",
                                                              "fiscal_years", 422)
+
+
+def test_a_started_service_freezes_its_startup_heap_out_of_the_collectors_sight():
+    """In a child process, so this test run's own collector is left as it was."""
+    probe = textwrap.dedent("""
+        import gc, json
+        from epv_common.gctuning import freeze_startup_heap
+        startup_objects = [[i] for i in range(50_000)]
+        cycle = []; cycle.append(cycle); del cycle  # garbage that startup left behind
+        freeze_startup_heap(12_345)
+        print(json.dumps({"frozen": gc.get_freeze_count(), "tracked": len(gc.get_objects()),
+                          "threshold": gc.get_threshold()[0]}))
+    """)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=60)
+    state = json.loads(out.stdout)
+    assert state["frozen"] > 50_000
+    assert state["tracked"] < 1_000  # what a collection still walks
+    assert state["threshold"] == 12_345
+
+
+def test_the_young_collection_threshold_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("EPV_GC_YOUNG_THRESHOLD", "20000")
+    assert ServiceSettings().gc_young_threshold == 20_000
+    monkeypatch.setenv("EPV_GC_YOUNG_THRESHOLD", "5")
+    with pytest.raises(ValidationError):
+        ServiceSettings()

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import ORJSONResponse, Response
 
 from epv_common.bodyguard import BodyGuardMiddleware
+from epv_common.gctuning import freeze_startup_heap
 from epv_common.health import DOWN, check_all
 from epv_common.logging import configure_logging
 from epv_common.metrics import NO_OPENTELEMETRY, MetricsMiddleware, metrics_endpoint
@@ -36,6 +37,7 @@ def create_service_app(
         app.state.settings = settings
         if on_started is not None:
             await on_started(app, runtime)
+        freeze_startup_heap(settings.gc_young_threshold)
         try:
             yield
         finally:

@@ -69,6 +69,8 @@ class ServiceSettings(PostgresSettings, RedisSettings, RabbitSettings):
     log_level: str = "INFO"
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     health_timeout_s: float = Field(1.0, gt=0)
+    # New objects between young garbage collections (CPython's default is 700); see gctuning.
+    gc_young_threshold: int = Field(10_000, ge=100, le=1_000_000)
     # Shared with the gateway: services accept identity headers only with this proof.
     internal_token: SecretStr = SecretStr("dev-internal-token-change-me")
 

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from epv_common.bodyguard import BodyGuardMiddleware
+from epv_common.gctuning import freeze_startup_heap
 from epv_common.health import DOWN, redis_check
 from epv_common.identity import (
     HEADER_INTERNAL_TOKEN,
@@ -111,6 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
                 user_per_s=settings.rate_limit_user_per_s,
                 user_burst=settings.rate_limit_user_burst)))
         app.state.gateway = state
+        freeze_startup_heap(settings.gc_young_threshold)
         try:
             yield
         finally:
