@@ -255,3 +255,95 @@ async def test_two_relays_at_once_publish_each_event_exactly_once(kit: Kit):
         await consumer.stop()
     assert duplicates_seen(kit) - before == 0
     assert await kit.distinct_effects() == 1000
+
+
+class BatchRecordingRelay(OutboxRelay):
+    """Notes how many events each pass of the relay published."""
+
+    batches: list[int]
+
+    async def relay_once(self) -> int:
+        published = await super().relay_once()
+        if published:
+            self.batches = [*getattr(self, "batches", []), published]
+        return published
+
+
+class BatchRecordingConsumer(InboxConsumer):
+    """Notes how many events each transaction of the consumer applied."""
+
+    batches: list[int]
+
+    async def _apply_batch(self, batch) -> None:
+        await super()._apply_batch(batch)
+        self.batches = [*getattr(self, "batches", []), len(batch)]
+
+
+async def _commits_spread_over(kit: Kit, *, commits: int, seconds: float) -> None:
+    for _ in range(commits):
+        await kit.record(1)
+        await asyncio.sleep(seconds / commits)
+
+
+async def test_the_relay_publishes_commits_made_within_its_linger_as_one_batch(kit: Kit):
+    settings = kit.settings.model_copy(update={"outbox_linger_ms": 400.0,
+                                               "outbox_poll_interval_s": 10.0})
+    relay = BatchRecordingRelay(service="cases", schema=kit.schema, dsn=kit.dsn,
+                                settings=settings)
+    consumer = kit.consumer()  # binds the queue that makes the events routable
+    await consumer.start()
+    await relay.start()
+    try:
+        await eventually(kit.pending, until=lambda n: n == 0)
+        await asyncio.sleep(0.2)  # the relay has drained earlier tests' rows and waits
+        relay.batches = []
+        await _commits_spread_over(kit, commits=5, seconds=0.15)
+        await eventually(kit.pending, until=lambda n: n == 0)
+    finally:
+        await relay.stop()
+        await consumer.stop()
+    assert relay.batches == [5]
+
+
+async def test_the_relay_without_linger_publishes_each_commit_as_it_comes(kit: Kit):
+    settings = kit.settings.model_copy(update={"outbox_linger_ms": 0.0,
+                                               "outbox_poll_interval_s": 10.0})
+    relay = BatchRecordingRelay(service="cases", schema=kit.schema, dsn=kit.dsn,
+                                settings=settings)
+    consumer = kit.consumer()  # binds the queue that makes the events routable
+    await consumer.start()
+    await relay.start()
+    try:
+        await eventually(kit.pending, until=lambda n: n == 0)
+        await asyncio.sleep(0.2)
+        relay.batches = []
+        await _commits_spread_over(kit, commits=5, seconds=0.5)
+        await eventually(kit.pending, until=lambda n: n == 0)
+    finally:
+        await relay.stop()
+        await consumer.stop()
+    # 100 ms apart, each commit is its own pass (two may meet on a very busy machine)
+    assert sum(relay.batches) == 5 and len(relay.batches) >= 4
+
+
+async def test_the_consumer_applies_events_arriving_within_its_batch_wait_in_one_transaction(
+        kit: Kit):
+    settings = kit.settings.model_copy(update={"consumer_batch_wait_ms": 500.0,
+                                               "outbox_linger_ms": 0.0})
+    consumer = BatchRecordingConsumer(
+        consumer=f"testkit-{kit.schema}", settings=settings, uow_factory=kit.uow,
+        inbox=kit.inbox, handlers={"case.created": kit.consumer().handlers["case.created"]})
+    relay = OutboxRelay(service="cases", schema=kit.schema, dsn=kit.dsn, settings=settings)
+    await consumer.start()
+    await relay.start()
+    try:
+        await eventually(kit.pending, until=lambda n: n == 0)
+        await asyncio.sleep(0.6)  # earlier tests' events, if any, are applied
+        before = await kit.effects_count()
+        consumer.batches = []
+        await _commits_spread_over(kit, commits=5, seconds=0.2)
+        await eventually(kit.effects_count, until=lambda n: n == before + 5)
+    finally:
+        await relay.stop()
+        await consumer.stop()
+    assert consumer.batches == [5]

@@ -45,9 +45,14 @@ class RabbitSettings(EnvSettings):
     # broker stalls while a batch commits unless it is about twice the batch (BATCH_MAX 256):
     # 64 gave 3,700 events/s, 512 gave 4,800-7,500 (bench `events`, consumer alone).
     consumer_prefetch: int = Field(512, ge=1, le=10_000)
+    # How long a consumer waits after an event for more to share its transaction.
+    consumer_batch_wait_ms: float = Field(25.0, ge=0, le=1_000)
     consumer_delivery_limit: int = Field(5, ge=1, le=100)
     outbox_batch_size: int = Field(500, ge=1, le=10_000)
     outbox_poll_interval_s: float = Field(1.0, gt=0)
+    # How long the relay lets commits gather after a notification before it claims them:
+    # one claim, publish and mark for several events instead of one each.
+    outbox_linger_ms: float = Field(10.0, ge=0, le=1_000)
     outbox_purge_after_s: int = Field(3600, ge=0)
 
     @property

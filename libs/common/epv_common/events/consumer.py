@@ -44,7 +44,6 @@ BatchHandler = Callable[[list[CloudEvent], UnitOfWork], Awaitable[None]]
 
 # Half the default prefetch: the broker refills the other half while a batch commits.
 BATCH_MAX = 256
-BATCH_WAIT_S = 0.005
 RETRY_BACKOFF_S = 0.05
 
 
@@ -135,9 +134,9 @@ class InboxConsumer:
 
     async def _next_batch(self) -> list[_Delivery]:
         """Everything already delivered (up to BATCH_MAX), else what arrives within
-        BATCH_WAIT_S of the first message: one transaction and one commit for all of it."""
+        the batch wait of the first message: one transaction and one commit for all of it."""
         batch = [await self._pending.get()]
-        deadline = time.monotonic() + BATCH_WAIT_S
+        deadline = time.monotonic() + self.settings.consumer_batch_wait_ms / 1000
         while len(batch) < BATCH_MAX:
             try:
                 batch.append(self._pending.get_nowait())

@@ -93,6 +93,7 @@ class OutboxRelay:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_interval_s)
+                    await asyncio.sleep(self.settings.outbox_linger_ms / 1000)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the relay must outlive any outage; it retries
