@@ -3,10 +3,12 @@ and per user, shared by every gateway replica through Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest_asyncio
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from epv_common.revocation import revoke_sessions
 from epv_common.settings import RedisSettings, TokenSettings
@@ -82,3 +84,40 @@ async def test_a_revoked_session_is_refused_from_the_next_request(redis_and_sett
     assert (await check.check(address="10.3.0.1", user_id="u", session_id=session)).revoked
     ttl = await redis.ttl(f"{settings.redis_prefix}revoked:session:{session}")
     assert ttl > TokenSettings().access_token_ttl_s
+
+
+async def _script_calls(redis: Redis) -> int:
+    return (await redis.info("commandstats")).get("cmdstat_evalsha", {}).get("calls", 0)
+
+
+async def test_requests_arriving_together_share_one_script_call_and_each_gets_its_verdict(
+        redis_and_settings):
+    redis, settings = redis_and_settings
+    check = guard(redis, settings, address_burst=3, user_burst=100)
+    revoked = str(uuid.uuid4())
+    await revoke_sessions(redis, settings, TokenSettings(), [revoked], reason="logout")
+    calls_before = await _script_calls(redis)
+    verdicts = await asyncio.gather(
+        *(check.check(address="10.4.0.1", user_id=None, session_id=None) for _ in range(5)),
+        check.check(address="10.4.0.2", user_id="u", session_id=revoked),
+        check.check(address="10.4.0.3", user_id="u", session_id=str(uuid.uuid4())))
+    # other clients of this Redis may call scripts too; ours add one call, not seven
+    assert await _script_calls(redis) - calls_before < 4
+    assert [v.allowed for v in verdicts[:5]] == [True, True, True, False, False]
+    assert [v.remaining for v in verdicts[:3]] == [2, 1, 0]
+    assert verdicts[5].revoked and not verdicts[6].revoked and verdicts[6].allowed
+
+
+async def test_a_batch_that_fails_fails_each_of_its_requests_and_the_next_batch_works(
+        redis_and_settings):
+    _, settings = redis_and_settings
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    check = guard(unreachable, settings)
+    outcomes = await asyncio.gather(
+        *(check.check(address="10.5.0.1", user_id=None, session_id=None) for _ in range(3)),
+        return_exceptions=True)
+    assert all(isinstance(o, RedisConnectionError) for o in outcomes)
+    await unreachable.aclose()
+    redis, _ = redis_and_settings
+    check.redis = redis
+    assert (await check.check(address="10.5.0.1", user_id=None, session_id=None)).allowed

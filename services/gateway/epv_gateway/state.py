@@ -25,6 +25,7 @@ class GatewayState:
     guard: RequestGuard
 
     async def close(self) -> None:
+        await self.guard.aclose()
         await self.session.close()
         with contextlib.suppress(Exception):
             await self.redis.aclose()

@@ -21,7 +21,6 @@ Single flight, for one (type, symbol):
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -35,13 +34,14 @@ from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from epv_common.redis import key as redis_key
+from epv_common.turnbatch import TurnBatcher
 from epv_marketdata import metrics
 from epv_marketdata.settings import DATA_TYPES, Settings
 
 log = structlog.get_logger("epv.marketdata.cache")
 
 Entry = dict[str, Any]
-_Lookup = tuple[str, str, asyncio.Future[bytes | None]]  # data type, symbol, its answer
+_Lookup = tuple[str, str]  # data type, symbol
 
 # The values of a batch of lookups, each counted as its type's hit or miss, in one round trip
 # (KEYS: the stats hash, then the value keys; ARGV: the data type of each value key).
@@ -113,8 +113,8 @@ class Cache:
         self._down_until = 0.0
         self._timeouts_in_a_row = 0
         self._local: dict[str, asyncio.Future[Entry]] = {}
-        self._filling: list[_Lookup] | None = None  # the batch that takes new lookups
-        self._batches: set[asyncio.Task[None]] = set()
+        self._lookups: TurnBatcher[_Lookup, bytes | None] = TurnBatcher(
+            self._get_many, max_batch=LOOKUP_BATCH_MAX)
         self._lookup = self._release = self._take = None
         self._acquire = self._store_and_release = None
         if redis is not None:
@@ -149,39 +149,15 @@ class Cache:
 
     async def lookup(self, data_type: str, symbol: str) -> Entry | None:
         """The cached entry (counted as a hit) or None (counted as a miss)."""
-        raw = await self._batched_get(data_type, symbol) if self.available else None
+        raw = await self._lookups.submit((data_type, symbol)) if self.available else None
         metrics.CACHE.labels(data_type, "hit" if raw is not None else "miss").inc()
         return orjson.loads(raw) if raw is not None else None
 
-    async def _batched_get(self, data_type: str, symbol: str) -> bytes | None:
-        future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
-        if self._filling is None or len(self._filling) >= LOOKUP_BATCH_MAX:
-            # The task starts after the callbacks ready now, with every lookup they made. It
-            # serves many requests, so it runs in a context of its own (no request id in logs).
-            self._filling = []
-            task = asyncio.create_task(self._get_batch(self._filling),
-                                       context=contextvars.Context())
-            self._batches.add(task)
-            task.add_done_callback(self._batches.discard)
-        self._filling.append((data_type, symbol, future))
-        return await future
-
-    async def _get_batch(self, batch: list[_Lookup]) -> None:
-        if self._filling is batch:
-            self._filling = None  # later lookups start the next batch
-        values: list[bytes | None] = [None] * len(batch)
-        try:
-            values = await self._get_many(batch)
-        finally:
-            # Also when cancelled: the lookups then answer "nothing cached".
-            for (_, _, future), value in zip(batch, values, strict=True):
-                if not future.done():
-                    future.set_result(value)
-
     async def _get_many(self, batch: list[_Lookup]) -> list[bytes | None]:
+        """Lookups made in one turn of the event loop, in one script call (see lookup)."""
         keys = [self._k("stats"), *(self._k("v", data_type, symbol)
-                                    for data_type, symbol, _ in batch)]
-        types = [data_type for data_type, _, _ in batch]
+                                    for data_type, symbol in batch)]
+        types = [data_type for data_type, _ in batch]
         metrics.LOOKUP_BATCH.observe(len(batch))
         try:
             # EVALSHA itself: the Script object's call costs a Protocol isinstance per call.
