@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
@@ -91,6 +92,18 @@ async def settled_with_cpu(sut, run: Awaitable[dict], *, client_in_process: bool
     return figures
 
 
+def closed_loop_bound(machine_ms_per_request: float) -> dict:
+    """What the machine's CPU per request allows a closed loop: at most cores x 1000 / it
+    requests per second, so a mean latency of at least clients / that (Little's law), and
+    the CPU per request at which that mean alone would reach the goal."""
+    cores = os.cpu_count() or 1
+    ceiling = cores * 1000 / max(machine_ms_per_request, 1e-9)
+    return {"throughput_ceiling_per_s": round(ceiling),
+            "closed_loop_mean_floor_ms": round(1000 * CONNECTIONS / ceiling, 1),
+            "machine_cpu_ms_per_request_for_goal_mean": round(
+                cores * 1000 * GOAL_P99_MS / 1000 / CONNECTIONS, 2)}
+
+
 async def run() -> dict:
     document = steady_consumer()
     baseline = engine_runs_per_s(document)
@@ -138,6 +151,7 @@ async def run() -> dict:
         "analysis_completed_events": events,
         "engine_alone_runs_per_s": round(baseline),
         "little_law_latency_ms": round(1000 * CONNECTIONS / closed["requests_per_s"], 1),
+        **closed_loop_bound(closed["cpu_ms_per_request_whole_machine"]),
         "goal": f"p99 < {GOAL_P99_MS:.0f} ms through the gateway at {CONNECTIONS} clients",
         "goal_met_closed_loop": closed["p99_ms"] < GOAL_P99_MS and closed["non_2xx_3xx"] == 0,
     })
