@@ -285,8 +285,11 @@ async def _commits_spread_over(kit: Kit, *, commits: int, seconds: float) -> Non
         await asyncio.sleep(seconds / commits)
 
 
-async def test_the_relay_publishes_commits_made_within_its_linger_as_one_batch(kit: Kit):
-    settings = kit.settings.model_copy(update={"outbox_linger_ms": 400.0,
+async def _relay_batches(kit: Kit, *, linger_ms: float, commits: int, seconds: float
+                         ) -> list[int]:
+    """The batches a relay with this linger publishes for `commits` commits spread over
+    `seconds`, starting from an idle relay."""
+    settings = kit.settings.model_copy(update={"outbox_linger_ms": linger_ms,
                                                "outbox_poll_interval_s": 10.0})
     relay = BatchRecordingRelay(service="cases", schema=kit.schema, dsn=kit.dsn,
                                 settings=settings)
@@ -297,33 +300,22 @@ async def test_the_relay_publishes_commits_made_within_its_linger_as_one_batch(k
         await eventually(kit.pending, until=lambda n: n == 0)
         await asyncio.sleep(0.2)  # the relay has drained earlier tests' rows and waits
         relay.batches = []
-        await _commits_spread_over(kit, commits=5, seconds=0.15)
+        await _commits_spread_over(kit, commits=commits, seconds=seconds)
         await eventually(kit.pending, until=lambda n: n == 0)
     finally:
         await relay.stop()
         await consumer.stop()
-    assert relay.batches == [5]
+    return relay.batches
+
+
+async def test_the_relay_publishes_commits_made_within_its_linger_as_one_batch(kit: Kit):
+    assert await _relay_batches(kit, linger_ms=400.0, commits=5, seconds=0.15) == [5]
 
 
 async def test_the_relay_without_linger_publishes_each_commit_as_it_comes(kit: Kit):
-    settings = kit.settings.model_copy(update={"outbox_linger_ms": 0.0,
-                                               "outbox_poll_interval_s": 10.0})
-    relay = BatchRecordingRelay(service="cases", schema=kit.schema, dsn=kit.dsn,
-                                settings=settings)
-    consumer = kit.consumer()  # binds the queue that makes the events routable
-    await consumer.start()
-    await relay.start()
-    try:
-        await eventually(kit.pending, until=lambda n: n == 0)
-        await asyncio.sleep(0.2)
-        relay.batches = []
-        await _commits_spread_over(kit, commits=5, seconds=0.5)
-        await eventually(kit.pending, until=lambda n: n == 0)
-    finally:
-        await relay.stop()
-        await consumer.stop()
+    batches = await _relay_batches(kit, linger_ms=0.0, commits=5, seconds=0.5)
     # 100 ms apart, each commit is its own pass (two may meet on a very busy machine)
-    assert sum(relay.batches) == 5 and len(relay.batches) >= 4
+    assert sum(batches) == 5 and len(batches) >= 4
 
 
 async def test_the_consumer_applies_events_arriving_within_its_batch_wait_in_one_transaction(
