@@ -197,9 +197,12 @@ async def test_a_flood_of_made_up_kids_costs_one_fetch_per_interval(jwks):
 
 async def test_a_cached_token_is_not_trusted_past_its_expiry(verifier):
     check, key = verifier
-    token = sign(key, claims(exp=int(time.time()) + 1))
+    # exp is whole seconds: two seconds ahead leaves at least one before it passes, so the
+    # first check cannot meet an already expired token on a slow machine.
+    expires = int(time.time()) + 2
+    token = sign(key, claims(exp=expires))
     await check.verify(token)
-    await asyncio.sleep(1.1)
+    await asyncio.sleep(max(0.0, expires - time.time()) + 0.1)
     with pytest.raises(InvalidToken):
         await check.verify(token)
 
