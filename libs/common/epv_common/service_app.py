@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from epv_common.bodyguard import BodyGuardMiddleware
 from epv_common.gctuning import freeze_startup_heap
@@ -43,9 +43,12 @@ def create_service_app(
         finally:
             await stop_runtime(runtime)
 
+    # FastAPI's default response class is kept on purpose: with it, a route's response model
+    # is serialized straight to JSON bytes by pydantic (NaN and infinities as null). Every
+    # route either has a model or builds its own Response (orjson), so none falls back to
+    # json.dumps, which would refuse NaN.
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
-                  default_response_class=ORJSONResponse, docs_url=None, redoc_url=None,
-                  telemetry=NO_OPENTELEMETRY)
+                  docs_url=None, redoc_url=None, telemetry=NO_OPENTELEMETRY)
     install_problem_handlers(app)
     app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
